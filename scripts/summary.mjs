@@ -1,0 +1,16 @@
+// Prints the plain closing line "N passed, N failed" from vitest's JSON report.
+// A run that failed before any test ran (lint, typecheck, build) counts as one failure.
+import { existsSync, readFileSync } from 'node:fs';
+
+const [file = '.vitest-results.json', status = '0'] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+if (existsSync(file)) {
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  passed = report.numPassedTests ?? 0;
+  failed = (report.numFailedTests ?? 0) + (report.numFailedTestSuites ?? 0);
+  skipped = (report.numPendingTests ?? 0) + (report.numTodoTests ?? 0);
+}
+if (status !== '0' && failed === 0) failed = 1;
+console.log(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
