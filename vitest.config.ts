@@ -5,7 +5,7 @@ export default defineConfig({
     projects: [
       'packages/*/vitest.config.ts',
       'examples/*/vitest.config.ts',
-      'test-apps/vitest.config.ts',
+      'test-apps/vitest.config.*',
     ],
     reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
   },

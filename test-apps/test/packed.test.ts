@@ -1,0 +1,94 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appDir, PACKAGES, preparePackedApp, type RunningApp, root, startApp, tarballOf, tsc } from './packed.js';
+
+beforeAll(() => {
+  preparePackedApp();
+  // The ESM TypeScript app is compiled by tsc against the installed packages' types.
+  execFileSync(process.execPath, [tsc, '-p', join(appDir, 'express-esm-ts', 'tsconfig.json')], {
+    cwd: appDir,
+    stdio: 'pipe',
+  });
+});
+
+/** Drive an app that limits to 1 request / 1000 ms with maxDelay 1500 on one client key. */
+async function drive(port: number, name: string): Promise<void> {
+  const url = `http://127.0.0.1:${port}/`;
+  const first = await fetch(url);
+  expect(first.status).toBe(200);
+  expect(await first.json()).toEqual({ ok: true, delay: 0 });
+  expect(first.headers.get('ratelimit-policy')).toBe(`"${name}";q=1;w=1`);
+  expect(first.headers.get('ratelimit')).toBe(`"${name}";r=0;t=1`);
+  expect(first.headers.get('server-timing')).toBeNull();
+
+  // The second request is held ~1000 ms; the third, 100 ms later, would need ~1900 > 1500.
+  const started = performance.now();
+  const held = fetch(url).then(async (r) => ({ r, ms: performance.now() - started, body: await r.json() }));
+  await new Promise((r) => setTimeout(r, 100));
+  const rejected = await fetch(url);
+  expect(rejected.status).toBe(429);
+  expect(rejected.headers.get('retry-after')).toBe('1');
+  expect(await rejected.json()).toEqual({ error: 'Too Many Requests', retryAfter: 1 });
+  expect(rejected.headers.get('ratelimit')).toBe(`"${name}";r=0;t=1`);
+
+  const second = await held;
+  expect(second.r.status).toBe(200);
+  expect(second.ms).toBeGreaterThanOrEqual(900);
+  expect(second.ms).toBeLessThan(1800);
+  expect(second.body.ok).toBe(true);
+  expect(second.body.delay).toBeGreaterThan(900);
+  const timing = /^freqlimit;dur=(\d+(?:\.\d+)?)$/.exec(second.r.headers.get('server-timing') ?? '');
+  expect(timing).not.toBeNull();
+  expect(Number(timing![1])).toBeGreaterThanOrEqual(950);
+}
+
+const apps: Array<[string, string, string]> = [
+  ['Express 5, CommonJS require', 'express-cjs/server.cjs', 'express-cjs'],
+  ['Express 5, ESM TypeScript (node16)', 'express-esm-ts/server.mjs', 'express-esm-ts'],
+  ['Koa 3, ESM', 'koa/server.mjs', 'koa'],
+  ['Hono 4 on @hono/node-server', 'hono/server.mjs', 'hono'],
+];
+
+describe.each(apps)('packed app: %s', (_label, file, name) => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp(file);
+  });
+  afterAll(async () => {
+    await app?.stop();
+  });
+  it('passes, holds, then answers 429 with Retry-After over real HTTP', async () => {
+    await drive(app.port, name);
+  });
+});
+
+describe('TypeScript consumers of the packed packages', () => {
+  for (const config of ['tsconfig.node16.json', 'tsconfig.bundler.json']) {
+    it(`typecheck with ${config}`, () => {
+      const r = spawnSync(process.execPath, [tsc, '-p', join(appDir, 'ts-consumer', config)], {
+        cwd: appDir,
+        encoding: 'utf8',
+      });
+      expect(r.stdout + r.stderr).toBe('');
+      expect(r.status).toBe(0);
+    });
+  }
+});
+
+describe.each(PACKAGES.map((p) => [p]))('package checks: @freqlimit/%s', (pkg) => {
+  it('publint --strict finds nothing', () => {
+    const bin = join(root, 'node_modules', 'publint', 'src', 'cli.js');
+    const r = spawnSync(process.execPath, [bin, '--strict', join(root, 'packages', pkg)], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+  it('@arethetypeswrong/cli finds no problem for node10, node16 and bundler', () => {
+    const bin = join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+    const r = spawnSync(process.execPath, [bin, tarballOf(pkg), '--format', 'table-flipped'], {
+      encoding: 'utf8',
+    });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+});
