@@ -7,7 +7,11 @@
 import { checkCost, type FreqLimitParams } from './params.js';
 import type { MultiReservation, Reservation } from './types.js';
 
-/** Delays below this (1 ns) are float noise from summing intervals, not a real wait. */
+/**
+ * Delays below this (1 ns) are float noise from summing intervals, not a real wait. At
+ * epoch-ms magnitudes a double only resolves ~0.24 µs, so the threshold grows to about one
+ * ulp of `now` there (see gcraStep); still well below 1 µs.
+ */
 const NOISE = 1e-6;
 
 /** Result of one GCRA step: the key's new TAT and the wait before the request may proceed. */
@@ -37,7 +41,10 @@ export function gcraStep(
   const base = tat === undefined || tat < now ? now : tat;
   const ahead = base - now + cost * params.interval;
   const delay = ahead - (params.tau + params.interval);
-  return { tat: base + cost * params.interval, delay: delay > NOISE ? delay : 0 };
+  // A retry at `now + retryAfter` rounds to the resolution of `now`; that rounding must not
+  // turn an exact fit into a tiny positive delay (a rejection under maxDelay = 0).
+  const noise = Math.max(NOISE, Math.abs(now) * Number.EPSILON);
+  return { tat: base + cost * params.interval, delay: delay > noise ? delay : 0 };
 }
 
 function remainingAfter(ahead: number, params: FreqLimitParams): number {
@@ -146,7 +153,16 @@ export function gcraReserveMany(
         allowed: false,
         delay,
         retryAfter,
-        each: delays.map((d, i) => rejected(d, d > maxDelay ? d - maxDelay : 0, current[i], now)),
+        // An entry with cost > burst can never pass (retryAfter Infinity, as for a single
+        // reservation), even under maxDelay = Infinity where `d > maxDelay` is false.
+        each: delays.map((d, i) =>
+          rejected(
+            d,
+            d === Number.POSITIVE_INFINITY ? d : d > maxDelay ? d - maxDelay : 0,
+            current[i],
+            now,
+          ),
+        ),
       },
       tats: current,
     };
