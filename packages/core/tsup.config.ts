@@ -11,4 +11,6 @@ export default defineConfig({
   // Shared chunks in CJS too: `@freqlimit/core/redis` must throw the same error classes
   // (`BackendTimeoutError`) as the main entry, or `instanceof` fails for CJS users.
   splitting: true,
+  // Keep `node:crypto` as written (Deno and Workers' nodejs_compat want the prefix).
+  removeNodeProtocol: false,
 });

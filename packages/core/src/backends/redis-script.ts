@@ -38,6 +38,8 @@ local now_us = server_us
 if ARGV[2] ~= '' then now_us = tonumber(ARGV[2]) * 1000 end
 -- Keys expire on the server's clock: with an injected now ahead of it (a replay), keep the
 -- key until the server's clock reaches the TAT too, so a fast replay never loses its state.
+-- As in gcraStep: below about one ulp of now (epoch ms), a delay is rounding, not a wait.
+local noise = math.max(NOISE, math.abs(now_us / 1000) * 2.220446049250313e-16)
 local expiry_from_us = now_us
 if server_us < expiry_from_us then expiry_from_us = server_us end
 
@@ -94,7 +96,7 @@ for i = 1, n do
     delays[i] = math.huge
   else
     local d = rels[i] + cost[i] * interval[i] - (tau[i] + interval[i])
-    if d <= NOISE then d = 0 end
+    if d <= noise then d = 0 end
     delays[i] = d
     if d > delay then delay = d end
   end
@@ -109,7 +111,7 @@ if impossible or delay > max_delay then
   for i = 1, n do
     local d = delays[i]
     local r = 0
-    if d > max_delay then r = d - max_delay end
+    if d == math.huge then r = d elseif d > max_delay then r = d - max_delay end
     local b = 3 + (i - 1) * 5
     out[b + 1], out[b + 2], out[b + 3], out[b + 4], out[b + 5] = '0', num(d), num(r), '0', num(rels[i])
   end
