@@ -18,9 +18,10 @@ function parseIPv4(s: string): number[] | undefined {
 
 /** The eight 16-bit groups of an IPv6 address, or undefined when it is not one. */
 function parseIPv6(s: string): number[] | undefined {
+  // Brackets first: a zone id sits inside them (`[fe80::1%eth0]`).
+  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   const zone = s.indexOf('%');
   if (zone !== -1) s = s.slice(0, zone);
-  if (s.startsWith('[') && s.endsWith(']')) s = s.slice(1, -1);
   let tail: number[] = [];
   const lastColon = s.lastIndexOf(':');
   if (lastColon !== -1 && s.indexOf('.', lastColon) !== -1) {
@@ -45,8 +46,9 @@ function parseIPv6(s: string): number[] | undefined {
   if (!head || !rest) return undefined;
   let groups: number[];
   if (halves.length === 2) {
+    // `::` stands for at least one group of zeros (RFC 4291 §2.2).
     const fill = 8 - head.length - rest.length;
-    if (fill < 0) return undefined;
+    if (fill < 1) return undefined;
     groups = [...head, ...new Array<number>(fill).fill(0), ...rest];
   } else {
     groups = head;
