@@ -8,10 +8,16 @@ afterEach(() => {
   vi.restoreAllMocks();
 });
 
-/** A backend on a clock the test moves by hand (ms). */
-function frozen(): { backend: InMemoryBackend; clock: { now: number } } {
-  const clock = { now: 1_000_000 };
-  return { backend: new InMemoryBackend({ clock: () => clock.now }), clock };
+/** A backend on a clock the test moves by hand (ms); `reads` counts the backend's reads of it. */
+function frozen(): { backend: InMemoryBackend; clock: { now: number; reads: number } } {
+  const clock = { now: 1_000_000, reads: 0 };
+  const backend = new InMemoryBackend({
+    clock: () => {
+      clock.reads++;
+      return clock.now;
+    },
+  });
+  return { backend, clock };
 }
 
 describe.each(KOA_VERSIONS)('%s', (_, Koa) => {
@@ -394,8 +400,10 @@ describe.each(KOA_VERSIONS)('%s', (_, Koa) => {
       );
       const agent = request(app.callback());
       await agent.get('/').expect(200);
+      const reads = clock.reads;
       const held = agent.get('/').then((r) => r);
-      await new Promise((r) => setTimeout(r, 100));
+      // the second request has reserved (and is being held) once the backend read its clock
+      while (clock.reads === reads) await new Promise((r) => setTimeout(r, 5));
       const capped = await agent.get('/');
       expect(capped.status).toBe(429);
       expect(capped.headers['retry-after']).toBe('1');

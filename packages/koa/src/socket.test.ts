@@ -68,7 +68,7 @@ describe.each(KOA_VERSIONS)('%s over real sockets', (label, Koa) => {
     expect(second.status).toBe(200);
     const body = (await second.json()) as { freqLimit: { delay: number } };
     // the backend reserved ~400 ms (less whatever passed between the two requests)
-    expect(body.freqLimit.delay).toBeGreaterThan(300);
+    expect(body.freqLimit.delay).toBeGreaterThan(100);
     expect(body.freqLimit.delay).toBeLessThanOrEqual(400);
     expect(heldMs(second)).toBeGreaterThanOrEqual(Math.floor(body.freqLimit.delay) - 1);
     expect(heldMs(second)).toBeLessThan(body.freqLimit.delay + 500);
