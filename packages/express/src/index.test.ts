@@ -489,6 +489,19 @@ describe.each([
       expect(c?.['retry-after']).toBe('12');
     });
 
+    it('stacked middleware add their policies as further list members', async () => {
+      const { app } = build(express, [
+        freqLimit({ name: 'api', limit: 10, period: 1_000, burst: 10 }),
+        freqLimit({ name: 'login', limit: 1, period: 60_000, maxDelay: 0 }),
+      ]);
+      const ok = await request(app).get('/').expect(200);
+      expect(ok.headers['ratelimit-policy']).toBe('"api";q=10;w=1, "login";q=1;w=60');
+      expect(ok.headers.ratelimit).toBe('"api";r=9;t=0, "login";r=0;t=60');
+      const rejected = await request(app).get('/').expect(429);
+      expect(rejected.headers.ratelimit).toBe('"api";r=8;t=0, "login";r=0;t=60');
+      expect(rejected.headers['retry-after']).toBe('60');
+    });
+
     it('a policy with a non-whole-second period', async () => {
       const { app } = limited({ name: 'p', limit: 3, period: 1_500 });
       const res = await request(app).get('/').expect(200);

@@ -7,6 +7,7 @@
 import {
   type FreqLimitInfo,
   type FreqLimitMiddlewareOptions,
+  type HeaderPair,
   ipKey,
   type KeyResult,
   RequestLimiter,
@@ -61,6 +62,20 @@ export interface FreqLimitOptions extends FreqLimitMiddlewareOptions<Request, On
 
 const NAME = '@freqlimit/express';
 
+/**
+ * Structured Field Lists: when another freqLimit middleware (e.g. a global one) already set
+ * them, this one's policy is added as another list member instead of replacing it.
+ */
+const LIST_FIELDS = new Set(['RateLimit', 'RateLimit-Policy']);
+
+function setHeaders(res: Response, headers: HeaderPair[], withContentType: boolean): void {
+  for (const [name, value] of headers) {
+    if (!withContentType && name === 'Content-Type') continue;
+    const existing = LIST_FIELDS.has(name) ? res.getHeader(name) : undefined;
+    res.setHeader(name, typeof existing === 'string' ? `${existing}, ${value}` : value);
+  }
+}
+
 function defaultKey(req: Request): KeyResult {
   const ip = req.ip;
   if (typeof ip !== 'string' || ip === '') {
@@ -95,18 +110,16 @@ export function freqLimit(options: FreqLimitOptions): RequestHandler {
     req.freqLimit = decision.info;
     if (decision.action === 'reject') {
       if (decision.status === 429 && onRejected !== undefined && decision.info !== undefined) {
-        for (const [name, value] of decision.headers) {
-          if (name !== 'Content-Type') res.setHeader(name, value);
-        }
+        setHeaders(res, decision.headers, false);
         res.status(429);
         await onRejected(req, res, decision.info);
       } else {
-        for (const [name, value] of decision.headers) res.setHeader(name, value);
+        setHeaders(res, decision.headers, true);
         res.status(decision.status).end(decision.body);
       }
       return false;
     }
-    for (const [name, value] of decision.headers) res.setHeader(name, value);
+    setHeaders(res, decision.headers, false);
     if (decision.action === 'hold') {
       // `res` 'close' before the response is sent means the client went away.
       const controller = new AbortController();
