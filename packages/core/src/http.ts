@@ -157,8 +157,11 @@ const OPTION_NAMES = new Set([
   'maxHeld',
 ]);
 
-/** Backends seen per name, to warn when two middleware instances would share state by accident. */
-const namesByBackend = new WeakMap<object, Set<string>>();
+/**
+ * Names seen per backend, to warn when two middleware instances would share state by accident:
+ * `false` once a name is in use, `true` once the warning for it has been given (only once).
+ */
+const namesByBackend = new WeakMap<object, Map<string, boolean>>();
 
 function isBackend(value: unknown): value is FreqLimitBackend {
   return (
@@ -327,15 +330,16 @@ export class RequestLimiter<Ctx, OnRejected = never> {
     if (options.backend !== undefined) {
       let names = namesByBackend.get(options.backend);
       if (names === undefined) {
-        names = new Set();
+        names = new Map();
         namesByBackend.set(options.backend, names);
       }
-      if (names.has(name)) {
+      const warned = names.get(name);
+      if (warned === false) {
         console.warn(
           `${where}: another middleware already uses name "${name}" on this backend, so the two share their limits. Give each its own \`name\` unless that is intended.`,
         );
       }
-      names.add(name);
+      names.set(name, warned !== undefined);
     }
   }
 
