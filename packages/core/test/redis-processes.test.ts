@@ -45,6 +45,7 @@ describe('RedisBackend shared by several processes', () => {
     expect(admitted).toBeLessThanOrEqual(params.burst + rate * elapsed + 1);
     // Not vacuous: the processes really competed, and the limit was reached.
     for (const r of results) expect(r.attempts).toBeGreaterThan(r.allowed);
-    expect(admitted).toBeGreaterThanOrEqual(rate * 1900);
+    expect(admitted).toBeGreaterThanOrEqual(rate * elapsed * 0.8);
+    expect(elapsed).toBeGreaterThan(1000);
   }, 20_000);
 });
