@@ -4,7 +4,7 @@
  * Times are ms; `tat` (theoretical arrival time) is `undefined` for an empty key.
  */
 
-import { checkCost, type FreqLimitParams } from './params.js';
+import { checkCost, checkMaxDelay, type FreqLimitParams } from './params.js';
 import type { MultiReservation, Reservation } from './types.js';
 
 /**
@@ -89,6 +89,8 @@ export function gcraReserve(
   maxDelay = Number.POSITIVE_INFINITY,
 ): GcraDecision {
   checkCost(cost, 'reserve');
+  // NaN would silently mean "wait forever" (no delay is > NaN).
+  checkMaxDelay(maxDelay, 'reserve');
   const current = live(tat, now);
   if (cost > params.burst) {
     return {
@@ -129,6 +131,7 @@ export function gcraReserveMany(
   entries: ReadonlyArray<GcraManyEntry>,
   maxDelay = Number.POSITIVE_INFINITY,
 ): { reservation: MultiReservation; tats: Array<number | undefined> } {
+  checkMaxDelay(maxDelay, 'reserveMany');
   const current = tats.map((t) => live(t, now));
   const delays: number[] = [];
   let delay = 0;

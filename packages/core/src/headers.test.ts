@@ -203,3 +203,47 @@ describe('headers: false', () => {
     expect(build([rejected(1000, 1000, 1000)], 1, WALL)).toEqual([]);
   });
 });
+
+describe('whole seconds are not pushed up by float noise', () => {
+  // `limit` requests at one instant fill a burst of `limit`: the key is then exactly one
+  // period from a full reset. Summing `limit` intervals of period/limit ms in floats often
+  // lands a hair above the period (7 × 1000/7 = 1000.0000000000001), which must still say
+  // 1 s — and so for every limit.
+  const limits = Array.from({ length: 60 }, (_, i) => i + 1);
+
+  it.each(limits)('limit %d per second, burst as large', (limit) => {
+    const p = P(limit, 1000, limit);
+    let tat: number | undefined;
+    let last: Reservation | undefined;
+    for (let i = 0; i < limit; i++) {
+      const d = gcraReserve(0, tat, p);
+      tat = d.tat;
+      last = d.reservation;
+    }
+    if (last === undefined) return expect.fail('no reservation');
+    const policies = [{ name: 'x', params: p }];
+    expect(createHeaderBuilder('draft-8', policies)([last], undefined, WALL)[1]).toEqual([
+      'RateLimit',
+      '"x";r=0;t=1',
+    ]);
+    // One more unit after one interval: t=1 as well.
+    expect(createHeaderBuilder('draft-10', policies)([last], undefined, WALL)[1]).toEqual([
+      'RateLimit',
+      '"x";r=0;t=1',
+    ]);
+    expect(createHeaderBuilder('draft-6', policies)([last], undefined, WALL)[2]).toEqual([
+      'RateLimit-Reset',
+      '1',
+    ]);
+    expect(createHeaderBuilder('legacy', policies)([last], undefined, WALL)[2]).toEqual([
+      'X-RateLimit-Reset',
+      String(WALL / 1000 + 1),
+    ]);
+  });
+
+  it('a real excess of more than 1 µs still rounds up', () => {
+    const build = createHeaderBuilder('draft-8', [{ name: 'x', params: P(1, 1000) }]);
+    expect(build([allowed(0, 1000.002)], undefined, WALL)[1]).toEqual(['RateLimit', '"x";r=0;t=2']);
+    expect(build([allowed(0, 0.5)], undefined, WALL)[1]).toEqual(['RateLimit', '"x";r=0;t=1']);
+  });
+});

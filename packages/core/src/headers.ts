@@ -39,7 +39,19 @@ function sfString(s: string): string {
   return `"${s.replace(/[\\"]/g, '\\$&')}"`;
 }
 
-const seconds = (ms: number): number => (ms > 0 ? Math.ceil(ms / 1000) : 0);
+/**
+ * Up to this many ms (1 µs) above a whole second is float noise — summing fractional intervals
+ * (7 × 1000/7 = 1000.0000000000001) or Redis's 1 µs TAT resolution — and must not push the
+ * value up to the next second.
+ */
+export const SECONDS_NOISE_MS = 1e-3;
+
+/** Ms to whole seconds, rounded up (ignoring {@link SECONDS_NOISE_MS}); 0 for no wait. */
+export function ceilSeconds(ms: number): number {
+  return ms > SECONDS_NOISE_MS ? Math.ceil((ms - SECONDS_NOISE_MS) / 1000) : 0;
+}
+
+const seconds = ceilSeconds;
 
 /** Seconds until one more unit is available after this reservation. */
 function nextUnitSeconds(r: Reservation, params: FreqLimitParams): number {
@@ -116,7 +128,10 @@ export function createHeaderBuilder(
       return [
         ['X-RateLimit-Limit', q],
         ['X-RateLimit-Remaining', String(r.remaining)],
-        ['X-RateLimit-Reset', String(Math.ceil((wallNow + Math.max(0, r.resetAfter)) / 1000))],
+        [
+          'X-RateLimit-Reset',
+          String(Math.ceil((wallNow + Math.max(0, r.resetAfter - SECONDS_NOISE_MS)) / 1000)),
+        ],
       ];
     }
     return [

@@ -196,8 +196,25 @@ describe('RequestLimiter decisions', () => {
     expect(retryAfterSeconds(0.001)).toBe(1);
     expect(retryAfterSeconds(1000)).toBe(1);
     expect(retryAfterSeconds(1000.5)).toBe(2);
+    expect(retryAfterSeconds(1000.002)).toBe(2);
     expect(retryAfterSeconds(Number.POSITIVE_INFINITY)).toBeUndefined();
   });
+
+  it.each(Array.from({ length: 30 }, (_, i) => i + 1))(
+    'Retry-After is exact when the wait is whole seconds made of fractions (limit %d)',
+    async (limit) => {
+      // `limit` requests at once on a burst-1 limit of `limit`/s: the next waits exactly 1 s,
+      // computed as a sum of `limit` fractional intervals.
+      const backend = new InMemoryBackend();
+      const fill = limiter({ limit, period: 1000, maxDelay: Number.POSITIVE_INFINITY, backend });
+      for (let i = 0; i < limit; i++) await fill.decide(B);
+      const noWait = limiter({ limit, period: 1000, maxDelay: 0, backend });
+      const d = asReject(await noWait.decide(B));
+      expect(d.info?.reservation.retryAfter).toBeCloseTo(1000, 6);
+      expect(header(d, 'Retry-After')).toBe('1');
+      expect(header(d, 'RateLimit')).toBe('"default";r=0;t=1');
+    },
+  );
 
   it('cost > burst: 429 without Retry-After', async () => {
     const rl = limiter({ limit: 10, period: 1000, burst: 2, cost: 3 });

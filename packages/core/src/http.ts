@@ -6,7 +6,13 @@
  */
 
 import { InMemoryBackend } from './backends/memory.js';
-import { createHeaderBuilder, HEADER_MODES, type HeaderPair, type HeadersMode } from './headers.js';
+import {
+  ceilSeconds,
+  createHeaderBuilder,
+  HEADER_MODES,
+  type HeaderPair,
+  type HeadersMode,
+} from './headers.js';
 import { backendKeyPrefix } from './limiter.js';
 import { checkCost, checkMaxDelay, FreqLimitParams } from './params.js';
 import type { FreqLimitBackend, MultiReservation, Reservation } from './types.js';
@@ -187,9 +193,9 @@ function toKey(value: KeyResult, where: string): string | undefined {
   );
 }
 
-/** Milliseconds to whole `Retry-After` seconds: at least 1, rounded up. */
+/** Milliseconds to whole `Retry-After` seconds: at least 1, rounded up (ignoring float noise). */
 export function retryAfterSeconds(ms: number): number | undefined {
-  return Number.isFinite(ms) ? Math.max(1, Math.ceil(ms / 1000)) : undefined;
+  return Number.isFinite(ms) ? Math.max(1, ceilSeconds(ms)) : undefined;
 }
 
 /** The `Server-Timing` value for a request held `ms`. */

@@ -42,6 +42,21 @@ describe('InMemoryBackend options', () => {
     expect(() => new InMemoryBackend({ clock: 5 as unknown as () => number })).toThrow(/`clock`/);
   });
 
+  it.each([Number.NaN, -1, '5'])(
+    'maxDelay %s is a RangeError, not "wait forever"',
+    async (maxDelay) => {
+      const backend = new InMemoryBackend();
+      const p = P(1, 1000);
+      await expect(backend.reserve('k', p, { maxDelay: maxDelay as number })).rejects.toThrow(
+        /`maxDelay`/,
+      );
+      await expect(
+        backend.reserveMany([{ key: 'k', params: p }], { maxDelay: maxDelay as number }),
+      ).rejects.toThrow(/`maxDelay`/);
+      expect(backend.size).toBe(0);
+    },
+  );
+
   it('uses the injected clock when no `now` is given', async () => {
     let now = 10_000;
     const backend = new InMemoryBackend({ clock: () => now });
