@@ -14,9 +14,13 @@ export interface BackendUnderTest {
   close?: () => Promise<void> | void;
 }
 
-const P = (limit: number, period: number, burst = 1) => new FreqLimitParams({ limit, period, burst });
+const P = (limit: number, period: number, burst = 1) =>
+  new FreqLimitParams({ limit, period, burst });
 
-export function testBackend(name: string, factory: () => Promise<BackendUnderTest> | BackendUnderTest): void {
+export function testBackend(
+  name: string,
+  factory: () => Promise<BackendUnderTest> | BackendUnderTest,
+): void {
   describe(`backend suite: ${name}`, () => {
     let under: BackendUnderTest | undefined;
     let backend: FreqLimitBackend;

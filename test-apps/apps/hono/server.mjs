@@ -1,6 +1,7 @@
 // Hono 4 on @hono/node-server, ESM JavaScript; the default key comes from the socket.
-import { serve } from '@hono/node-server';
+
 import { freqLimit } from '@freqlimit/hono';
+import { serve } from '@hono/node-server';
 import { Hono } from 'hono';
 
 const app = new Hono();

@@ -1,12 +1,12 @@
 // Type-only consumer, ESM side: every public entry must resolve with types.
 import {
   FreqLimit,
-  FreqLimitParams,
   type FreqLimitBackend,
+  FreqLimitParams,
   InMemoryBackend,
   type Reservation,
 } from '@freqlimit/core';
-import { RedisBackend } from '@freqlimit/core/redis';
+import type { RedisBackend } from '@freqlimit/core/redis';
 import { freqLimit as expressLimit } from '@freqlimit/express';
 import { freqLimit as honoLimit } from '@freqlimit/hono';
 import { freqLimit as koaLimit } from '@freqlimit/koa';
