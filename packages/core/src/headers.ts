@@ -18,6 +18,13 @@ export const HEADER_MODES: readonly HeadersMode[] = [
   false,
 ];
 
+/**
+ * Fields that are Structured Field Lists. When two freqLimit middleware handle one request (a
+ * global limit and a per-route one), the second adds its members to the first's field rather
+ * than replacing it, so the client sees every policy that applied.
+ */
+export const LIST_HEADER_FIELDS: ReadonlySet<string> = new Set(['RateLimit', 'RateLimit-Policy']);
+
 /** A header field as `[name, value]`. */
 export type HeaderPair = [name: string, value: string];
 

@@ -20,6 +20,7 @@ export {
   type HeaderPair,
   type HeaderPolicy,
   type HeadersMode,
+  LIST_HEADER_FIELDS,
   policyQuota,
 } from './headers.js';
 export {

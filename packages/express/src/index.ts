@@ -10,6 +10,7 @@ import {
   type HeaderPair,
   ipKey,
   type KeyResult,
+  LIST_HEADER_FIELDS,
   RequestLimiter,
   serverTiming,
 } from '@freqlimit/core';
@@ -62,16 +63,10 @@ export interface FreqLimitOptions extends FreqLimitMiddlewareOptions<Request, On
 
 const NAME = '@freqlimit/express';
 
-/**
- * Structured Field Lists: when another freqLimit middleware (e.g. a global one) already set
- * them, this one's policy is added as another list member instead of replacing it.
- */
-const LIST_FIELDS = new Set(['RateLimit', 'RateLimit-Policy']);
-
 function setHeaders(res: Response, headers: HeaderPair[], withContentType: boolean): void {
   for (const [name, value] of headers) {
     if (!withContentType && name === 'Content-Type') continue;
-    const existing = LIST_FIELDS.has(name) ? res.getHeader(name) : undefined;
+    const existing = LIST_HEADER_FIELDS.has(name) ? res.getHeader(name) : undefined;
     res.setHeader(name, typeof existing === 'string' ? `${existing}, ${value}` : value);
   }
 }

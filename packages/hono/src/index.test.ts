@@ -515,6 +515,22 @@ describe('client leaves while held', () => {
 });
 
 describe('headers option', () => {
+  it('stacked middleware add their policies as further list members', async () => {
+    const backend = new InMemoryBackend({ clock: () => 0 });
+    const app = new Hono();
+    app.use(freqLimit({ name: 'api', limit: 10, period: 1_000, burst: 10, backend }));
+    app.use(freqLimit({ name: 'login', limit: 1, period: 60_000, maxDelay: 0, backend }));
+    app.get('/', (c) => c.text('ok'));
+    const ok = await app.request('/', undefined, ME);
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('ratelimit-policy')).toBe('"api";q=10;w=1, "login";q=1;w=60');
+    expect(ok.headers.get('ratelimit')).toBe('"api";r=9;t=0, "login";r=0;t=60');
+    const rejected = await app.request('/', undefined, ME);
+    expect(rejected.status).toBe(429);
+    expect(rejected.headers.get('ratelimit')).toBe('"api";r=8;t=0, "login";r=0;t=60');
+    expect(rejected.headers.get('retry-after')).toBe('60');
+  });
+
   const run = async (headers: FreqLimitOptions['headers']) => {
     const backend = new InMemoryBackend({ clock: () => 0 });
     const t = appWith(

@@ -8,8 +8,10 @@
 import {
   type FreqLimitInfo,
   type FreqLimitMiddlewareOptions,
+  type HeaderPair,
   ipKey,
   type KeyResult,
+  LIST_HEADER_FIELDS,
   RequestLimiter,
   serverTiming,
 } from '@freqlimit/core';
@@ -85,6 +87,15 @@ interface RuntimeEnv {
   remoteAddr?: { hostname?: string };
 }
 
+/** Sets the decision's fields; list fields add to what another freqLimit already set. */
+function setHeaders(headers: Headers, pairs: HeaderPair[], withType: boolean): void {
+  for (const [name, value] of pairs) {
+    if (!withType && name === 'Content-Type') continue;
+    if (LIST_HEADER_FIELDS.has(name)) headers.append(name, value);
+    else headers.set(name, value);
+  }
+}
+
 function runtimeAddress(c: Context): string | undefined {
   const env = c.env as RuntimeEnv | undefined;
   if (typeof env !== 'object' || env === null) return undefined;
@@ -137,12 +148,10 @@ export function freqLimit<E extends Env = Env>(options: FreqLimitOptions<E>): Mi
     const headers = c.res.headers;
     if (decision.action === 'reject') {
       if (onRejected === undefined || decision.info === undefined) {
-        for (const [name, value] of decision.headers) headers.set(name, value);
+        setHeaders(headers, decision.headers, true);
         return c.body(decision.body, decision.status);
       }
-      for (const [name, value] of decision.headers) {
-        if (name !== 'Content-Type') headers.set(name, value);
-      }
+      setHeaders(headers, decision.headers, false);
       return onRejected(c, decision.info);
     }
     if (decision.action === 'hold') {
@@ -150,7 +159,7 @@ export function freqLimit<E extends Env = Env>(options: FreqLimitOptions<E>): Mi
       if (held === undefined) return new Response(null, { status: CLIENT_CLOSED });
       headers.append('Server-Timing', serverTiming(held));
     }
-    for (const [name, value] of decision.headers) headers.set(name, value);
+    setHeaders(headers, decision.headers, true);
     return next();
   };
 }

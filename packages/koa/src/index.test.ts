@@ -241,7 +241,7 @@ describe.each(KOA_VERSIONS)('%s', (_, Koa) => {
         freqLimit({ ...options, name: 'two' }),
       );
       const res = await request(app.callback()).get('/').expect(200);
-      expect(res.headers.ratelimit).toBe('"two";r=0;t=60');
+      expect(res.headers.ratelimit).toBe('"one";r=0;t=60, "two";r=0;t=60');
       await request(app.callback()).get('/').expect(429);
     });
 
@@ -446,6 +446,22 @@ describe.each(KOA_VERSIONS)('%s', (_, Koa) => {
       expect(rejected.status).toBe(429);
       expect(rejected.headers.ratelimit).toBe('"login";r=0;t=12');
       expect(rejected.headers['retry-after']).toBe('12');
+    });
+
+    it('stacked middleware add their policies as further list members', async () => {
+      const { backend } = frozen();
+      const { app } = makeApp(
+        Koa,
+        freqLimit({ name: 'api', limit: 10, period: 1_000, burst: 10, backend }),
+        freqLimit({ name: 'login', limit: 1, period: 60_000, maxDelay: 0, backend }),
+      );
+      const agent = request(app.callback());
+      const ok = await agent.get('/').expect(200);
+      expect(ok.headers['ratelimit-policy']).toBe('"api";q=10;w=1, "login";q=1;w=60');
+      expect(ok.headers.ratelimit).toBe('"api";r=9;t=0, "login";r=0;t=60');
+      const rejected = await agent.get('/').expect(429);
+      expect(rejected.headers.ratelimit).toBe('"api";r=8;t=0, "login";r=0;t=60');
+      expect(rejected.headers['retry-after']).toBe('60');
     });
 
     it("'draft-8': t is the time to a full reset", async () => {

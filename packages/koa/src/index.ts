@@ -10,6 +10,7 @@ import {
   type HeaderPair,
   ipKey,
   type KeyResult,
+  LIST_HEADER_FIELDS,
   RequestLimiter,
   serverTiming,
 } from '@freqlimit/core';
@@ -74,12 +75,18 @@ function defaultKey(ctx: { ip: string }): string {
 }
 
 function setHeaders(
-  ctx: { set(field: string, value: string): void },
+  ctx: { set(field: string, value: string): void; response: { get(field: string): unknown } },
   headers: HeaderPair[],
   withType: boolean,
 ): void {
   for (const [name, value] of headers) {
-    if (withType || name !== 'Content-Type') ctx.set(name, value);
+    if (!withType && name === 'Content-Type') continue;
+    // Another freqLimit on this request (e.g. a global one) may have set the list already.
+    const existing = LIST_HEADER_FIELDS.has(name) ? ctx.response.get(name) : undefined;
+    ctx.set(
+      name,
+      typeof existing === 'string' && existing !== '' ? `${existing}, ${value}` : value,
+    );
   }
 }
 
