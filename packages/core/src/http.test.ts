@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RecordingBackend } from '../test/recording-backend.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { BackendTimeoutError } from './errors.js';
 import {
@@ -11,14 +12,7 @@ import {
   serverTiming,
 } from './http.js';
 import type { FreqLimitParams } from './params.js';
-import type {
-  FreqLimitBackend,
-  RefundOptions,
-  Reservation,
-  ReserveManyEntry,
-  ReserveManyOptions,
-  ReserveOptions,
-} from './types.js';
+import type { FreqLimitBackend, RefundOptions, Reservation, ReserveOptions } from './types.js';
 
 /** The plain-object request context of these tests. */
 interface Ctx {
@@ -44,28 +38,6 @@ function asReject(d: Decision): Reject {
 }
 const header = (d: Decision, name: string): string | undefined =>
   'headers' in d ? d.headers.find(([n]) => n === name)?.[1] : undefined;
-
-/** Forwards to an InMemoryBackend, recording the keys it is asked about. */
-class RecordingBackend implements FreqLimitBackend {
-  readonly inner = new InMemoryBackend();
-  readonly reserved: string[] = [];
-  readonly refunded: string[] = [];
-  reserve(key: string, params: FreqLimitParams, options?: ReserveOptions): Promise<Reservation> {
-    this.reserved.push(key);
-    return this.inner.reserve(key, params, options);
-  }
-  refund(key: string, params: FreqLimitParams, options?: RefundOptions): Promise<void> {
-    this.refunded.push(key);
-    return this.inner.refund(key, params, options);
-  }
-  reserveMany(entries: ReadonlyArray<ReserveManyEntry>, options?: ReserveManyOptions) {
-    this.reserved.push(entries.map((e) => e.key).join(' + '));
-    return this.inner.reserveMany(entries, options);
-  }
-  clear(): Promise<void> {
-    return this.inner.clear();
-  }
-}
 
 /** A backend that is down: every call fails (asynchronously, or synchronously if asked). */
 class FailingBackend implements FreqLimitBackend {

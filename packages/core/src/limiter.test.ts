@@ -1,16 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { RecordingBackend } from '../test/recording-backend.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { FreqLimitError, RateLimitedError } from './errors.js';
 import { FreqLimit } from './limiter.js';
 import type { FreqLimitParams } from './params.js';
-import type {
-  FreqLimitBackend,
-  RefundOptions,
-  Reservation,
-  ReserveManyEntry,
-  ReserveManyOptions,
-  ReserveOptions,
-} from './types.js';
+import type { FreqLimitBackend, RefundOptions, Reservation, ReserveOptions } from './types.js';
 
 // vitest 4's fake timers fake `performance` as well as `setTimeout`/`Date` (checked by the
 // first test below), so the limiter's default InMemoryBackend reads the fake clock.
@@ -34,28 +28,6 @@ function startCalls(limiter: FreqLimit, count: number, key?: string) {
     }),
   );
   return { ran, done: Promise.all(done) };
-}
-
-/** Records every call, then forwards to an InMemoryBackend. */
-class RecordingBackend implements FreqLimitBackend {
-  readonly inner = new InMemoryBackend();
-  readonly reserved: string[] = [];
-  readonly refunded: string[] = [];
-  reserve(key: string, params: FreqLimitParams, options?: ReserveOptions): Promise<Reservation> {
-    this.reserved.push(key);
-    return this.inner.reserve(key, params, options);
-  }
-  refund(key: string, params: FreqLimitParams, options?: RefundOptions): Promise<void> {
-    this.refunded.push(key);
-    return this.inner.refund(key, params, options);
-  }
-  reserveMany(entries: ReadonlyArray<ReserveManyEntry>, options?: ReserveManyOptions) {
-    this.reserved.push(entries.map((e) => e.key).join(' + '));
-    return this.inner.reserveMany(entries, options);
-  }
-  clear(): Promise<void> {
-    return this.inner.clear();
-  }
 }
 
 /** A custom backend with single-limit support only. */
