@@ -1,5 +1,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { builtinModules } from 'node:module';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   appDir,
@@ -114,5 +116,36 @@ describe.each(PACKAGES.map((p) => [p]))('package checks: @freqlimit/%s', (pkg) =
       encoding: 'utf8',
     });
     expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+});
+
+describe('Web-standard entries import no Node built-ins (Workers, Bun, Deno)', () => {
+  const builtins = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]));
+  /** Every module specifier imported by `file` and, transitively, by its relative chunks. */
+  function specifiers(file: string, seen = new Set<string>()): string[] {
+    if (seen.has(file)) return [];
+    seen.add(file);
+    const source = readFileSync(file, 'utf8');
+    const found = [
+      ...source.matchAll(
+        /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g,
+      ),
+    ].map((m) => (m[1] ?? m[2])!);
+    return found.flatMap((s) =>
+      s.startsWith('.') ? [s, ...specifiers(join(dirname(file), s), seen)] : [s],
+    );
+  }
+  it.each([
+    ['@freqlimit/core', 'core'],
+    ['@freqlimit/hono', 'hono'],
+  ])('%s (ESM build)', (_name, pkg) => {
+    const entry = join(appDir, 'node_modules', '@freqlimit', pkg, 'dist', 'index.js');
+    const imported = specifiers(entry);
+    expect(imported.length).toBeGreaterThan(0);
+    expect(imported.filter((s) => builtins.has(s))).toEqual([]);
+  });
+  it('the check sees a built-in where there is one (@freqlimit/core/redis)', () => {
+    const entry = join(appDir, 'node_modules', '@freqlimit', 'core', 'dist', 'redis.js');
+    expect(specifiers(entry).filter((s) => builtins.has(s)).length).toBeGreaterThan(0);
   });
 });
