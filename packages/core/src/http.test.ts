@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RecordingBackend } from '../test/recording-backend.js';
+import { RecordingBackend, SingleLimitBackend } from '../test/test-backends.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { BackendTimeoutError } from './errors.js';
 import {
@@ -11,8 +11,7 @@ import {
   retryAfterSeconds,
   serverTiming,
 } from './http.js';
-import type { FreqLimitParams } from './params.js';
-import type { FreqLimitBackend, RefundOptions, Reservation, ReserveOptions } from './types.js';
+import type { FreqLimitBackend, Reservation } from './types.js';
 
 /** The plain-object request context of these tests. */
 interface Ctx {
@@ -60,20 +59,6 @@ class FailingBackend implements FreqLimitBackend {
   }
   clear(): Promise<void> {
     return Promise.resolve();
-  }
-}
-
-/** A custom backend with single-limit support only. */
-class SingleLimitBackend implements FreqLimitBackend {
-  readonly #inner = new InMemoryBackend();
-  reserve(key: string, params: FreqLimitParams, options?: ReserveOptions): Promise<Reservation> {
-    return this.#inner.reserve(key, params, options);
-  }
-  refund(key: string, params: FreqLimitParams, options?: RefundOptions): Promise<void> {
-    return this.#inner.refund(key, params, options);
-  }
-  clear(): Promise<void> {
-    return this.#inner.clear();
   }
 }
 

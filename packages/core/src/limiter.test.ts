@@ -1,10 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RecordingBackend } from '../test/recording-backend.js';
+import { RecordingBackend, SingleLimitBackend } from '../test/test-backends.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { FreqLimitError, RateLimitedError } from './errors.js';
 import { FreqLimit } from './limiter.js';
-import type { FreqLimitParams } from './params.js';
-import type { FreqLimitBackend, RefundOptions, Reservation, ReserveOptions } from './types.js';
 
 // vitest 4's fake timers fake `performance` as well as `setTimeout`/`Date` (checked by the
 // first test below), so the limiter's default InMemoryBackend reads the fake clock.
@@ -28,20 +26,6 @@ function startCalls(limiter: FreqLimit, count: number, key?: string) {
     }),
   );
   return { ran, done: Promise.all(done) };
-}
-
-/** A custom backend with single-limit support only. */
-class SingleLimitBackend implements FreqLimitBackend {
-  readonly #inner = new InMemoryBackend();
-  reserve(key: string, params: FreqLimitParams, options?: ReserveOptions): Promise<Reservation> {
-    return this.#inner.reserve(key, params, options);
-  }
-  refund(key: string, params: FreqLimitParams, options?: RefundOptions): Promise<void> {
-    return this.#inner.refund(key, params, options);
-  }
-  clear(): Promise<void> {
-    return this.#inner.clear();
-  }
 }
 
 describe('FreqLimit scheduling', () => {

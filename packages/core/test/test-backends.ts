@@ -32,3 +32,17 @@ export class RecordingBackend implements FreqLimitBackend {
     return this.inner.clear();
   }
 }
+
+/** A custom backend with single-limit support only. */
+export class SingleLimitBackend implements FreqLimitBackend {
+  readonly #inner = new InMemoryBackend();
+  reserve(key: string, params: FreqLimitParams, options?: ReserveOptions): Promise<Reservation> {
+    return this.#inner.reserve(key, params, options);
+  }
+  refund(key: string, params: FreqLimitParams, options?: RefundOptions): Promise<void> {
+    return this.#inner.refund(key, params, options);
+  }
+  clear(): Promise<void> {
+    return this.#inner.clear();
+  }
+}
