@@ -1,4 +1,4 @@
-/** Backends for tests: real in-memory state, with the calls recorded. */
+/** Backends for tests, all on real in-memory state: one recording its calls, one without reserveMany. */
 
 import { InMemoryBackend } from '../src/backends/memory.js';
 import type { FreqLimitParams } from '../src/params.js';
