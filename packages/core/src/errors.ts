@@ -5,7 +5,7 @@
  * `FreqLimitError`s with a stable `code`.
  */
 
-import type { MultiReservation, Reservation } from './types.js';
+import type { MultiReservation, Reservation } from './backend.js';
 
 /** Base class of the errors freqlimit raises at run time; `code` is stable across versions. */
 export class FreqLimitError extends Error {

@@ -5,7 +5,7 @@
  */
 
 import { checkCost, checkMaxDelay, type FreqLimitParams } from './params.js';
-import type { MultiReservation, Reservation } from './types.js';
+import type { MultiReservation, Reservation } from './backend.js';
 
 /**
  * Delays below this (1 ns) are float noise from summing intervals, not a real wait. At

@@ -4,7 +4,7 @@
  */
 
 import type { FreqLimitParams } from './params.js';
-import type { Reservation } from './types.js';
+import type { Reservation } from './backend.js';
 
 /** Which rate-limit header fields to send. */
 export type HeadersMode = 'draft-10' | 'draft-8' | 'draft-6' | 'legacy' | false;

@@ -11,7 +11,7 @@ import {
   retryAfterSeconds,
   serverTiming,
 } from './http.js';
-import type { FreqLimitBackend, Reservation } from './types.js';
+import type { FreqLimitBackend, Reservation } from './backend.js';
 
 /** The plain-object request context of these tests. */
 interface Ctx {

@@ -15,7 +15,7 @@ import {
 } from './headers.js';
 import { backendKeyPrefix } from './limiter.js';
 import { checkCost, checkMaxDelay, FreqLimitParams } from './params.js';
-import type { FreqLimitBackend, MultiReservation, Reservation } from './types.js';
+import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
 
 type MaybePromise<T> = T | Promise<T>;
 

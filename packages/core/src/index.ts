@@ -60,4 +60,4 @@ export type {
   ReserveManyEntry,
   ReserveManyOptions,
   ReserveOptions,
-} from './types.js';
+} from './backend.js';

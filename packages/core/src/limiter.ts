@@ -6,7 +6,7 @@
 import { InMemoryBackend } from './backends/memory.js';
 import { RateLimitedError } from './errors.js';
 import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from './params.js';
-import type { FreqLimitBackend, MultiReservation, Reservation } from './types.js';
+import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
 
 /** Options of {@link FreqLimit}. */
 export interface FreqLimitOptions {

@@ -6,7 +6,7 @@
 
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
 import { FreqLimitParams } from '../src/params.js';
-import type { FreqLimitBackend } from '../src/types.js';
+import type { FreqLimitBackend } from '../src/backend.js';
 
 export interface BackendUnderTest {
   backend: FreqLimitBackend;

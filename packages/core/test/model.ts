@@ -7,7 +7,7 @@
  * instead of with a division, so a shared mistake is unlikely.
  */
 
-import type { MultiReservation, Reservation } from '../src/types.js';
+import type { MultiReservation, Reservation } from '../src/backend.js';
 
 /** The plain numbers the model needs of a limit. */
 export interface ModelLimit {

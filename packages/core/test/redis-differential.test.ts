@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InMemoryBackend } from '../src/backends/memory.js';
 import { FreqLimitParams } from '../src/params.js';
 import { RedisBackend } from '../src/redis.js';
-import type { MultiReservation, Reservation } from '../src/types.js';
+import type { MultiReservation, Reservation } from '../src/backend.js';
 import { type RedisServer, startRedis } from './redis-harness.js';
 
 let server: RedisServer;

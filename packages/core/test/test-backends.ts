@@ -9,7 +9,7 @@ import type {
   ReserveManyEntry,
   ReserveManyOptions,
   ReserveOptions,
-} from '../src/types.js';
+} from '../src/backend.js';
 
 /** Forwards to an InMemoryBackend, recording the keys it is asked about. */
 export class RecordingBackend implements FreqLimitBackend {

@@ -14,7 +14,7 @@ import type {
   ReserveManyEntry,
   ReserveManyOptions,
   ReserveOptions,
-} from '../types.js';
+} from '../backend.js';
 
 /** Options of {@link InMemoryBackend}. */
 export interface InMemoryBackendOptions {

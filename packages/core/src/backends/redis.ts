@@ -15,7 +15,7 @@ import type {
   ReserveManyEntry,
   ReserveManyOptions,
   ReserveOptions,
-} from '../types.js';
+} from '../backend.js';
 import { GCRA_SCRIPT } from './redis-script.js';
 
 /**

@@ -1,5 +1,5 @@
 /**
- * @module types
+ * @module backend
  * The backend contract every storage (memory, Redis, custom) implements.
  */
 
