@@ -1,5 +1,5 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
-  test: { name: 'hono', include: ['src/**/*.test.ts'], testTimeout: 20_000 },
+  test: { name: 'hono', include: ['src/**/*.test.ts', 'test/**/*.test.ts'], testTimeout: 20_000 },
 });

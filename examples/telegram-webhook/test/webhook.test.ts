@@ -219,7 +219,8 @@ describe('pacing (real time)', () => {
 describe('pacing (injected clock, fake timers)', () => {
   /** Posts all updates at once, waits until each is decided, then lets the holds run. */
   async function burst(options: BotOptions, updates: object[]) {
-    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    // Every clock the limiter reads moves together: timers, Date and performance.now().
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date', 'performance'] });
     vi.setSystemTime(0);
     const backend = new CountingBackend({ clock: () => Date.now() });
     const b = bot({ backend, ...options });

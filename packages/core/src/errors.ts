@@ -2,17 +2,28 @@
  * @module errors
  * The error classes thrown by freqlimit. Configuration mistakes are plain `RangeError` /
  * `TypeError`s whose message names the field at fault; runtime conditions are
- * `FreqLimitError`s with a stable `code`.
+ * `FreqLimitError`s with a stable `code` (every code is listed in `docs/errors.md`).
  */
 
 import type { MultiReservation, Reservation } from './backend.js';
 
+/**
+ * Every `code` a {@link FreqLimitError} can carry. Stable across versions: match on these,
+ * never on messages.
+ */
+export type FreqLimitErrorCode =
+  | 'RATE_LIMITED'
+  | 'BACKEND_TIMEOUT'
+  | 'NO_CLIENT_ADDRESS'
+  | 'REDIS_BAD_REPLY'
+  | 'REDIS_CROSS_SLOT';
+
 /** Base class of the errors freqlimit raises at run time; `code` is stable across versions. */
 export class FreqLimitError extends Error {
   /** Stable machine-readable code, e.g. `'RATE_LIMITED'`. */
-  readonly code: string;
+  readonly code: FreqLimitErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: FreqLimitErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'FreqLimitError';
     this.code = code;
@@ -49,5 +60,16 @@ export class BackendTimeoutError extends FreqLimitError {
     super('BACKEND_TIMEOUT', `freqlimit: ${what} did not answer within ${timeout} ms`);
     this.name = 'BackendTimeoutError';
     this.timeout = timeout;
+  }
+}
+
+/**
+ * The middleware's default key found no client address on the request (e.g. Express `req.ip`
+ * is empty, or a Hono runtime exposes none). Pass `keyFn` to say how requests are keyed.
+ */
+export class NoClientAddressError extends FreqLimitError {
+  constructor(message: string) {
+    super('NO_CLIENT_ADDRESS', message);
+    this.name = 'NoClientAddressError';
   }
 }

@@ -4,8 +4,8 @@
  * Times are ms; `tat` (theoretical arrival time) is `undefined` for an empty key.
  */
 
-import { checkCost, checkMaxDelay, type FreqLimitParams } from './params.js';
 import type { MultiReservation, Reservation } from './backend.js';
+import { checkCost, checkMaxDelay, type FreqLimitParams } from './params.js';
 
 /**
  * Delays below this (1 ns) are float noise from summing intervals, not a real wait. At

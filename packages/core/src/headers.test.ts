@@ -1,8 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { gcraReserve } from './gcra.js';
-import { createHeaderBuilder, policyQuota } from './headers.js';
-import { FreqLimitParams } from './params.js';
 import type { Reservation } from './backend.js';
+import { gcraReserve } from './gcra.js';
+import {
+  createHeaderBuilder,
+  type HeaderPair,
+  LIST_HEADER_FIELDS,
+  policyQuota,
+  writeHeaders,
+} from './headers.js';
+import { FreqLimitParams } from './params.js';
 
 const P = (limit: number, period: number, burst = 1) =>
   new FreqLimitParams({ limit, period, burst });
@@ -245,5 +251,43 @@ describe('whole seconds are not pushed up by float noise', () => {
     const build = createHeaderBuilder('draft-8', [{ name: 'x', params: P(1, 1000) }]);
     expect(build([allowed(0, 1000.002)], undefined, WALL)[1]).toEqual(['RateLimit', '"x";r=0;t=2']);
     expect(build([allowed(0, 0.5)], undefined, WALL)[1]).toEqual(['RateLimit', '"x";r=0;t=1']);
+  });
+});
+
+describe('writeHeaders', () => {
+  const pairs: HeaderPair[] = [
+    ['RateLimit-Policy', '"b";q=1;w=1'],
+    ['RateLimit', '"b";r=0;t=1'],
+    ['Retry-After', '1'],
+  ];
+
+  it('with get: joins list fields into one line, replaces the others', () => {
+    const fields = new Map<string, string>([
+      ['RateLimit', '"a";r=5;t=0'],
+      ['Retry-After', '9'],
+    ]);
+    writeHeaders(pairs, { get: (n) => fields.get(n), set: (n, v) => fields.set(n, v) });
+    expect(Object.fromEntries(fields)).toEqual({
+      RateLimit: '"a";r=5;t=0, "b";r=0;t=1',
+      'RateLimit-Policy': '"b";q=1;w=1',
+      'Retry-After': '1',
+    });
+  });
+
+  it('without get: appends list fields (Hono’s c.header with append)', () => {
+    const headers = new Headers({ RateLimit: '"a";r=5;t=0' });
+    writeHeaders(pairs, {
+      set: (n, v) => headers.set(n, v),
+      append: (n, v) => headers.append(n, v),
+    });
+    expect(headers.get('RateLimit')).toBe('"a";r=5;t=0, "b";r=0;t=1');
+    expect(headers.get('Retry-After')).toBe('1');
+  });
+
+  it('a Headers object fits as it is; Server-Timing is a list field too', () => {
+    const headers = new Headers({ 'Server-Timing': 'db;dur=3' });
+    writeHeaders([['Server-Timing', 'freqlimit;dur=10']], headers);
+    expect(headers.get('Server-Timing')).toBe('db;dur=3, freqlimit;dur=10');
+    expect(LIST_HEADER_FIELDS.has('RateLimit')).toBe(true);
   });
 });

@@ -3,8 +3,8 @@
  * Rate-limit response header fields, pure: name/value pairs from reservations.
  */
 
-import type { FreqLimitParams } from './params.js';
 import type { Reservation } from './backend.js';
+import type { FreqLimitParams } from './params.js';
 
 /** Which rate-limit header fields to send. */
 export type HeadersMode = 'draft-10' | 'draft-8' | 'draft-6' | 'legacy' | false;
@@ -23,10 +23,52 @@ export const HEADER_MODES: readonly HeadersMode[] = [
  * global limit and a per-route one), the second adds its members to the first's field rather
  * than replacing it, so the client sees every policy that applied.
  */
-export const LIST_HEADER_FIELDS: ReadonlySet<string> = new Set(['RateLimit', 'RateLimit-Policy']);
+export const LIST_HEADER_FIELDS: ReadonlySet<string> = new Set([
+  'RateLimit',
+  'RateLimit-Policy',
+  'Server-Timing',
+]);
 
 /** A header field as `[name, value]`. */
 export type HeaderPair = [name: string, value: string];
+
+/**
+ * Where an adapter writes response header fields: an Express `res`, a Koa `ctx.response` and a
+ * `Headers` fit as they are. With `get`, a list field is joined to the value already there
+ * into one field line; without it (Hono's `c.header`, which cannot be read before the
+ * response exists) `append` adds the member.
+ */
+export interface HeaderTarget {
+  /** Sets a field, replacing any value. */
+  set(name: string, value: string): unknown;
+  /** The field's current value, if any. */
+  get?(name: string): unknown;
+  /** Adds a member to a list field (used when there is no `get`). */
+  append?(name: string, value: string): unknown;
+}
+
+/**
+ * Writes header pairs the way every adapter needs: fields in {@link LIST_HEADER_FIELDS} add
+ * to what another freqLimit (e.g. a global one in front of a per-route one) already set; other
+ * fields replace.
+ */
+export function writeHeaders(pairs: readonly HeaderPair[], target: HeaderTarget): void {
+  for (const [name, value] of pairs) {
+    if (!LIST_HEADER_FIELDS.has(name)) {
+      target.set(name, value);
+    } else if (target.get !== undefined) {
+      const existing = target.get(name);
+      target.set(
+        name,
+        typeof existing === 'string' && existing !== '' ? `${existing}, ${value}` : value,
+      );
+    } else if (target.append !== undefined) {
+      target.append(name, value);
+    } else {
+      target.set(name, value);
+    }
+  }
+}
 
 /** A limit as it is named and stated in headers. */
 export interface HeaderPolicy {

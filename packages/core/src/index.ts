@@ -1,57 +1,10 @@
 /**
  * @module @freqlimit/core
- * GCRA rate limiting that delays requests by exactly the time reserved for them.
+ * GCRA rate limiting that delays requests by exactly the time reserved for them: params, the
+ * algorithm, `FreqLimit`, the in-memory backend, errors, and the types the middleware options
+ * use. Adapter plumbing lives on `@freqlimit/core/adapter`; Redis on `@freqlimit/core/redis`.
  */
 
-export { InMemoryBackend, type InMemoryBackendOptions } from './backends/memory.js';
-export { BackendTimeoutError, FreqLimitError, RateLimitedError } from './errors.js';
-export {
-  type GcraDecision,
-  type GcraManyEntry,
-  type GcraStepResult,
-  gcraRefund,
-  gcraReserve,
-  gcraReserveMany,
-  gcraStep,
-} from './gcra.js';
-export {
-  createHeaderBuilder,
-  HEADER_MODES,
-  type HeaderPair,
-  type HeaderPolicy,
-  type HeadersMode,
-  LIST_HEADER_FIELDS,
-  policyQuota,
-} from './headers.js';
-export {
-  type AdapterSpec,
-  BACKEND_COOL_DOWN_MS,
-  type BackendErrorMode,
-  type Decision,
-  type FreqLimitInfo,
-  type FreqLimitMiddlewareOptions,
-  type KeyResult,
-  type LimitOption,
-  type LimitState,
-  type RefundTicket,
-  RequestLimiter,
-  retryAfterSeconds,
-  serverTiming,
-} from './http.js';
-export { ipKey } from './ip.js';
-export {
-  type AcquireOptions,
-  FreqLimit,
-  type FreqLimitKey,
-  type FreqLimitOptions,
-} from './limiter.js';
-export {
-  checkCost,
-  checkMaxDelay,
-  FreqLimitParams,
-  type FreqLimitParamsInit,
-  type FreqLimitParamsLike,
-} from './params.js';
 export type {
   FreqLimitBackend,
   MultiReservation,
@@ -61,3 +14,41 @@ export type {
   ReserveManyOptions,
   ReserveOptions,
 } from './backend.js';
+export { InMemoryBackend, type InMemoryBackendOptions } from './backends/memory.js';
+export {
+  BackendTimeoutError,
+  FreqLimitError,
+  type FreqLimitErrorCode,
+  NoClientAddressError,
+  RateLimitedError,
+} from './errors.js';
+export type { BackendErrorMode } from './failover.js';
+export {
+  type GcraDecision,
+  type GcraManyEntry,
+  type GcraStepResult,
+  gcraRefund,
+  gcraReserve,
+  gcraReserveMany,
+  gcraStep,
+} from './gcra.js';
+export type { HeadersMode } from './headers.js';
+export type { FreqLimitInfo, LimitState } from './instruction.js';
+export { ipKey } from './ip.js';
+export {
+  type AcquireOptions,
+  FreqLimit,
+  type FreqLimitKey,
+  type FreqLimitOptions,
+} from './limiter.js';
+export type {
+  FreqLimitMiddlewareOptions,
+  KeyResult,
+  LimitOption,
+  MaybePromise,
+} from './middleware-options.js';
+export {
+  FreqLimitParams,
+  type FreqLimitParamsInit,
+  type FreqLimitParamsLike,
+} from './params.js';

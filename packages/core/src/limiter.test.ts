@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RecordingBackend, SingleLimitBackend } from '../test/test-backends.js';
+import { FailingBackend, RecordingBackend, SingleLimitBackend } from '../test/test-backends.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { FreqLimitError, RateLimitedError } from './errors.js';
 import { FreqLimit } from './limiter.js';
@@ -251,6 +251,7 @@ describe('FreqLimit validation', () => {
     ['a non-string name', { name: 5 }, TypeError, /`name`/],
     ['a negative maxDelay', { maxDelay: -1 }, RangeError, /`maxDelay`/],
     ['a NaN maxDelay', { maxDelay: Number.NaN }, RangeError, /`maxDelay`/],
+    ['a bad onBackendError', { onBackendError: 'allow' }, TypeError, /`onBackendError`/],
   ])('constructor: %s', (_label, options, error, message) => {
     const make = () => new FreqLimit({ limit: 1, period: 1000 }, options as never);
     expect(make).toThrow(error);
@@ -274,5 +275,54 @@ describe('FreqLimit validation', () => {
     await expect(call).rejects.toThrow(error);
     await expect(call).rejects.toThrow(message);
     expect(backend.reserved).toEqual([]);
+  });
+});
+
+describe('FreqLimit onBackendError', () => {
+  it("'throw' (default): acquire rejects with the backend's error, every time", async () => {
+    const backend = new FailingBackend();
+    const limiter = new FreqLimit({ limit: 1, period: 1000 }, { backend });
+    await expect(limiter.acquire('k')).rejects.toThrow('backend down');
+    await expect(limiter.acquire('k')).rejects.toThrow('backend down');
+    expect(backend.calls).toBe(2);
+  });
+
+  it('a fallback backend limits while the main one fails, which rests for the cool-down', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const backend = new FailingBackend();
+    const fallback = new RecordingBackend();
+    const limiter = new FreqLimit(
+      { limit: 1, period: 1000 },
+      { backend, onBackendError: fallback, maxDelay: 0, name: 'bot' },
+    );
+    await limiter.acquire('chat');
+    await expect(limiter.acquire('chat')).rejects.toBeInstanceOf(RateLimitedError);
+    expect(backend.calls).toBe(1);
+    expect(fallback.reserved).toEqual(['bot:chat', 'bot:chat']);
+    expect(error).toHaveBeenCalledTimes(1);
+    expect(String(error.mock.calls[0]?.[0])).toMatch(/FreqLimit "bot"/);
+    await vi.advanceTimersByTimeAsync(5_000);
+    // After the cool-down the main backend is asked again (and fails again): the fallback answers.
+    expect(await limiter.acquire('chat')).toMatchObject({ allowed: true, delay: 0 });
+    expect(backend.calls).toBe(2);
+    expect(fallback.reserved).toHaveLength(3);
+    vi.restoreAllMocks();
+  });
+
+  it('an abort refunds on the backend that made the reservation', async () => {
+    vi.spyOn(console, 'error').mockImplementation(() => {});
+    const fallback = new RecordingBackend();
+    const limiter = new FreqLimit(
+      { limit: 1, period: 1000 },
+      { backend: new FailingBackend(), onBackendError: fallback },
+    );
+    await limiter.acquire('k');
+    const controller = new AbortController();
+    const waiting = limiter.acquire('k', { signal: controller.signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    controller.abort('gone');
+    expect(await waiting).toBe('gone');
+    expect(fallback.refunded).toEqual(['default:k']);
+    vi.restoreAllMocks();
   });
 });

@@ -3,10 +3,12 @@
  * `FreqLimit`: rate limiting outside HTTP — wait for your turn, then act.
  */
 
+import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { RateLimitedError } from './errors.js';
+import { BACKEND_COOL_DOWN_MS, BackendFailover, isBackend } from './failover.js';
 import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from './params.js';
-import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
+import { abortReason, keyPrefix, refundAll, reserveAll, sleepUntil } from './reservations.js';
 
 /** Options of {@link FreqLimit}. */
 export interface FreqLimitOptions {
@@ -16,6 +18,12 @@ export interface FreqLimitOptions {
   name?: string;
   /** Longest wait (ms) before `acquire` rejects with `RateLimitedError` instead. Default `Infinity`. */
   maxDelay?: number;
+  /**
+   * When the backend throws or times out: `'throw'` (default) rejects `acquire` with the
+   * backend's error; a fallback backend (e.g. `new InMemoryBackend()`) limits per process
+   * instead, and the failing backend is not asked again for a 5 s cool-down.
+   */
+  onBackendError?: 'throw' | FreqLimitBackend;
 }
 
 /** Options of {@link FreqLimit.acquire}. */
@@ -31,44 +39,7 @@ export interface AcquireOptions {
 /** A key of a limiter: strings and numbers (e.g. a chat id). */
 export type FreqLimitKey = string | number;
 
-/** Checks a namespace name; shared with the middleware. */
-export function checkName(name: unknown, where: string): string {
-  if (typeof name !== 'string' || name.length === 0) {
-    throw new TypeError(`${where}: \`name\` must be a non-empty string, got ${String(name)}`);
-  }
-  return name;
-}
-
-/** The backend key of limit `index` of `count` under `name`: `name:key`, or `name-<i>:key`. */
-export function backendKeyPrefix(name: string, index: number, count: number): string {
-  return count === 1 ? `${name}:` : `${name}-${index + 1}:`;
-}
-
-function abortReason(signal: AbortSignal): unknown {
-  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
-}
-
-/**
- * Waits until `ms` have passed (scheduled once, rounded up to whole ms so it never fires
- * early), or rejects with the signal's reason.
- */
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(abortReason(signal));
-      return;
-    }
-    const onAbort = (): void => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, Math.ceil(ms));
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
+const ignore = (): void => {};
 
 /**
  * A rate limiter you wait on: `acquire` resolves when your request may proceed (after exactly
@@ -85,6 +56,7 @@ export class FreqLimit {
   /** The namespace inside the backend. */
   readonly name: string;
   readonly #backend: FreqLimitBackend;
+  readonly #failover: BackendFailover | undefined;
   readonly #maxDelay: number;
   readonly #prefixes: readonly string[];
 
@@ -99,15 +71,34 @@ export class FreqLimit {
         FreqLimitParams.from(p, list.length === 1 ? 'FreqLimit' : `FreqLimit params[${i}]`),
       ),
     );
-    this.name = checkName(options.name ?? 'default', 'FreqLimit');
+    const name = options.name ?? 'default';
+    if (typeof name !== 'string' || name.length === 0) {
+      throw new TypeError(`FreqLimit: \`name\` must be a non-empty string, got ${String(name)}`);
+    }
+    this.name = name;
     this.#maxDelay = checkMaxDelay(options.maxDelay ?? Number.POSITIVE_INFINITY, 'FreqLimit');
     this.#backend = options.backend ?? new InMemoryBackend();
-    if (this.params.length > 1 && typeof this.#backend.reserveMany !== 'function') {
-      throw new TypeError(
-        `FreqLimit: backend ${this.#backend.constructor?.name ?? 'object'} has no reserveMany(), so it cannot enforce several limits`,
-      );
+    const fallback = options.onBackendError ?? 'throw';
+    if (fallback !== 'throw' && !isBackend(fallback)) {
+      throw new TypeError("FreqLimit: `onBackendError` must be 'throw' or a backend");
     }
-    this.#prefixes = this.params.map((_, i) => backendKeyPrefix(this.name, i, this.params.length));
+    for (const b of [this.#backend, fallback]) {
+      if (this.params.length > 1 && isBackend(b) && typeof b.reserveMany !== 'function') {
+        throw new TypeError(
+          `FreqLimit: backend ${b.constructor?.name ?? 'object'} has no reserveMany(), so it cannot enforce several limits`,
+        );
+      }
+    }
+    this.#failover =
+      fallback === 'throw'
+        ? undefined
+        : new BackendFailover(this.#backend, fallback, (error) => {
+            console.error(
+              `FreqLimit "${name}": backend failed, limiting on the fallback backend (not asked again for ${BACKEND_COOL_DOWN_MS} ms; reported at most once a minute):`,
+              error,
+            );
+          });
+    this.#prefixes = this.params.map((_, i) => keyPrefix(name, i, this.params.length));
   }
 
   /**
@@ -131,21 +122,23 @@ export class FreqLimit {
         : checkMaxDelay(options.maxDelay, 'FreqLimit.acquire');
     if (signal?.aborted) throw abortReason(signal);
     const keys = this.#prefixes.map((prefix) => prefix + key);
-    const reservation: Reservation | MultiReservation =
-      keys.length === 1
-        ? await this.#backend.reserve(keys[0]!, this.params[0]!, { cost, maxDelay })
-        : await this.#backend.reserveMany!(
-            keys.map((k, i) => ({ key: k, params: this.params[i]!, cost })),
-            { maxDelay },
-          );
+    const sentAt = performance.now();
+    let backend = this.#backend;
+    let reservation: Reservation | MultiReservation;
+    if (this.#failover === undefined) {
+      reservation = await reserveAll(backend, keys, this.params, cost, maxDelay);
+    } else {
+      const result = await this.#failover.reserve(keys, this.params, cost, maxDelay);
+      if (result.reservation === undefined) throw result.error;
+      reservation = result.reservation;
+      backend = result.backend;
+    }
     if (!reservation.allowed) throw new RateLimitedError(reservation, String(key));
     if (reservation.delay > 0 || signal?.aborted) {
       try {
-        await sleep(reservation.delay, signal);
+        await sleepUntil(sentAt + reservation.delay, signal);
       } catch (reason) {
-        for (let i = 0; i < keys.length; i++) {
-          this.#backend.refund(keys[i]!, this.params[i]!, { cost }).catch(() => {});
-        }
+        refundAll(backend, keys, this.params, cost, ignore);
         throw reason;
       }
     }

@@ -1,7 +1,8 @@
-/** Backends for tests, all on real in-memory state: one recording its calls, one without reserveMany. */
+/**
+ * Backends and clocks for tests, shared by every package (import by relative path): real
+ * in-memory state that records its calls, one without reserveMany, one that is down.
+ */
 
-import { InMemoryBackend } from '../src/backends/memory.js';
-import type { FreqLimitParams } from '../src/params.js';
 import type {
   FreqLimitBackend,
   RefundOptions,
@@ -10,10 +11,12 @@ import type {
   ReserveManyOptions,
   ReserveOptions,
 } from '../src/backend.js';
+import { InMemoryBackend } from '../src/backends/memory.js';
+import type { FreqLimitParams } from '../src/params.js';
 
 /** Forwards to an InMemoryBackend, recording the keys it is asked about. */
 export class RecordingBackend implements FreqLimitBackend {
-  readonly inner = new InMemoryBackend();
+  constructor(readonly inner: InMemoryBackend = new InMemoryBackend()) {}
   readonly reserved: string[] = [];
   readonly refunded: string[] = [];
   reserve(key: string, params: FreqLimitParams, options?: ReserveOptions): Promise<Reservation> {
@@ -45,4 +48,48 @@ export class SingleLimitBackend implements FreqLimitBackend {
   clear(): Promise<void> {
     return this.#inner.clear();
   }
+}
+
+/**
+ * A backend that is down, like a Redis that does not answer: every call fails, asynchronously
+ * (`'reject'`) or synchronously (`'throw'`). `calls` counts the reservations it was asked for.
+ */
+export class FailingBackend implements FreqLimitBackend {
+  calls = 0;
+  refunds = 0;
+  constructor(
+    readonly mode: 'reject' | 'throw' = 'reject',
+    readonly error: () => Error = () => new Error('backend down'),
+  ) {}
+  #fail(): Promise<never> {
+    const error = this.error();
+    if (this.mode === 'throw') throw error;
+    return Promise.reject(error);
+  }
+  reserve(): Promise<Reservation> {
+    this.calls++;
+    return this.#fail();
+  }
+  reserveMany(): Promise<never> {
+    this.calls++;
+    return this.#fail();
+  }
+  refund(): Promise<void> {
+    this.refunds++;
+    return this.#fail();
+  }
+  clear(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** A clock the test sets by hand (ms), for backends: `new InMemoryBackend({ clock })`. */
+export function manualClock(start = 0): { clock: () => number; set(ms: number): void } {
+  let now = start;
+  return {
+    clock: () => now,
+    set(ms) {
+      now = ms;
+    },
+  };
 }

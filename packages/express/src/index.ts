@@ -4,31 +4,11 @@
  * and answers 429 with `Retry-After` only when that delay would exceed `maxDelay`.
  */
 
-import {
-  type FreqLimitInfo,
-  type FreqLimitMiddlewareOptions,
-  type HeaderPair,
-  ipKey,
-  type KeyResult,
-  LIST_HEADER_FIELDS,
-  RequestLimiter,
-  serverTiming,
-} from '@freqlimit/core';
+import type { FreqLimitInfo, FreqLimitMiddlewareOptions } from '@freqlimit/core';
+import { type AdapterSpec, RequestLimiter, writeHeaders } from '@freqlimit/core/adapter';
 import type { Request, RequestHandler, Response } from 'express';
 
-export {
-  type BackendErrorMode,
-  type FreqLimitBackend,
-  type FreqLimitInfo,
-  type HeadersMode,
-  InMemoryBackend,
-  type InMemoryBackendOptions,
-  ipKey,
-  type KeyResult,
-  type LimitOption,
-  type LimitState,
-  type Reservation,
-} from '@freqlimit/core';
+export * from '@freqlimit/core';
 
 declare global {
   namespace Express {
@@ -45,46 +25,21 @@ declare global {
  */
 export type OnRejected = (req: Request, res: Response, info: FreqLimitInfo) => unknown;
 
-/** Options of {@link freqLimit}: see the package README for every field with examples. */
-export interface FreqLimitOptions extends FreqLimitMiddlewareOptions<Request, OnRejected> {
-  /**
-   * The client's key (string or number, maybe async); `null`/`undefined` → this request is not
-   * limited. Default: `req.ip` (so Express `trust proxy` applies), IPv6 by its /56 prefix,
-   * IPv4-mapped IPv6 as IPv4.
-   */
-  keyFn?: (req: Request) => KeyResult | Promise<KeyResult>;
-  /** `true` (maybe async) → this request is not limited. Default: every request is limited. */
-  skip?: (req: Request) => boolean | Promise<boolean>;
-  /** Cells a request consumes (finite, > 0), or a function of the request. Default 1. */
-  cost?: number | ((req: Request) => number | Promise<number>);
-  /** Replaces the default 429 JSON response: `(req, res, info)`. Default: none. */
-  onRejected?: OnRejected;
-}
+/**
+ * Options of {@link freqLimit} (see `docs/options.md`). The default key is `req.ip`, so
+ * Express's `trust proxy` setting applies.
+ */
+export type FreqLimitOptions = FreqLimitMiddlewareOptions<Request, OnRejected>;
 
-const NAME = '@freqlimit/express';
-
-function setHeaders(res: Response, headers: HeaderPair[], withContentType: boolean): void {
-  for (const [name, value] of headers) {
-    if (!withContentType && name === 'Content-Type') continue;
-    const existing = LIST_HEADER_FIELDS.has(name) ? res.getHeader(name) : undefined;
-    res.setHeader(name, typeof existing === 'string' ? `${existing}, ${value}` : value);
-  }
-}
-
-function defaultKey(req: Request): KeyResult {
-  const ip = req.ip;
-  if (typeof ip !== 'string' || ip === '') {
-    throw new Error(
-      `${NAME}: the request has no client address (req.ip is empty); pass \`keyFn\` to say how to key it`,
-    );
-  }
-  // A non-IP value (e.g. a trusted proxy's opaque client id) is still a usable key.
-  return ipKey(ip) ?? ip;
-}
+const EXPRESS: AdapterSpec<Request> = {
+  name: '@freqlimit/express',
+  clientAddress: (req) => req.ip,
+  noAddress: 'the request has no client address (req.ip is empty); pass `keyFn` to key it',
+};
 
 /**
  * Creates the middleware. Options are validated here; a bad option throws a `TypeError` or
- * `RangeError` naming it.
+ * `RangeError` naming it. The decision is on `req.freqLimit`.
  *
  * @example
  * import express from 'express';
@@ -95,43 +50,29 @@ function defaultKey(req: Request): KeyResult {
  * app.post('/login', freqLimit({ name: 'login', limit: 5, period: 60_000 }), login);
  */
 export function freqLimit(options: FreqLimitOptions): RequestHandler {
-  const limiter = new RequestLimiter<Request, OnRejected>(options, { name: NAME, defaultKey });
-  const onRejected = limiter.onRejected;
+  const limiter = new RequestLimiter(options, EXPRESS);
+  const { onRejected } = limiter.config;
 
   /** Resolves `true` when the next handler should run. */
-  async function handle(req: Request, res: Response): Promise<boolean> {
-    const decision = await limiter.decide(req);
-    if (decision.action === 'next') return true;
-    req.freqLimit = decision.info;
-    if (decision.action === 'reject') {
-      if (decision.status === 429 && onRejected !== undefined && decision.info !== undefined) {
-        setHeaders(res, decision.headers, false);
-        res.status(429);
-        await onRejected(req, res, decision.info);
-      } else {
-        setHeaders(res, decision.headers, true);
-        res.status(decision.status).end(decision.body);
-      }
+  async function limit(req: Request, res: Response): Promise<boolean> {
+    const step = await limiter.decide(req);
+    if (step.kind === 'next') return true;
+    if (step.kind !== 'unavailable') req.freqLimit = step.info;
+    writeHeaders(step.headers, res);
+    if (step.kind === 'hold') {
+      const timing = await limiter.holdResponse(step, res);
+      if (timing === undefined) return false;
+      writeHeaders([timing], res);
+    } else if (step.kind !== 'pass') {
+      res.status(step.status);
+      if (step.kind === 'reject' && onRejected) await onRejected(req, res, step.info);
+      else res.set('Content-Type', step.body.type).end(step.body.text);
       return false;
-    }
-    setHeaders(res, decision.headers, false);
-    if (decision.action === 'hold') {
-      // `res` 'close' before the response is sent means the client went away.
-      const controller = new AbortController();
-      const abort = (): void => controller.abort();
-      res.once('close', abort);
-      if (req.socket.destroyed) abort();
-      const held = await limiter.hold(decision, controller.signal);
-      res.off('close', abort);
-      if (held === undefined) return false;
-      res.setHeader('Server-Timing', serverTiming(held));
     }
     return true;
   }
 
-  return (req, res, next) => {
-    handle(req, res).then((proceed) => {
-      if (proceed) next();
-    }, next);
+  return function freqLimitMiddleware(req, res, next) {
+    limit(req, res).then((proceed) => proceed && next(), next);
   };
 }

@@ -1,0 +1,125 @@
+/**
+ * @module failover
+ * What happens while a backend is failing: a cool-down during which it is not asked again, an
+ * optional fallback backend, and error reports limited to one a minute.
+ */
+
+import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
+import type { FreqLimitParams } from './params.js';
+import { reserveAll } from './reservations.js';
+
+/** How long (ms) a failing backend is left alone before it is asked again. */
+export const BACKEND_COOL_DOWN_MS = 5_000;
+/** At most one backend error report per this many ms. */
+export const REPORT_EVERY_MS = 60_000;
+
+/**
+ * What happens when the backend throws or times out: `'allow'` the request unlimited,
+ * `'reject'` it (503), or ask a fallback backend instead.
+ */
+export type BackendErrorMode = 'allow' | 'reject' | FreqLimitBackend;
+
+/** A reservation, and the backend that made it (where a refund must go). */
+export interface Reserved {
+  reservation: Reservation | MultiReservation;
+  backend: FreqLimitBackend;
+}
+
+/** No backend could answer; `error` is the primary's (or the fallback's) failure. */
+export interface Unreserved {
+  reservation: undefined;
+  error: unknown;
+}
+
+/** Whether `value` has the two methods every backend must have. */
+export function isBackend(value: unknown): value is FreqLimitBackend {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as FreqLimitBackend).reserve === 'function' &&
+    typeof (value as FreqLimitBackend).refund === 'function'
+  );
+}
+
+/**
+ * Guards a primary backend. While it fails it is skipped for {@link BACKEND_COOL_DOWN_MS}
+ * (so an outage costs one timeout, not one per request) and, when there is one, the fallback
+ * answers instead. Failures are reported through `report` at most once a minute; nothing
+ * here ever rejects.
+ */
+export class BackendFailover {
+  readonly #primary: FreqLimitBackend;
+  readonly #fallback: FreqLimitBackend | undefined;
+  readonly #report: (error: unknown) => void;
+  #failedUntil = Number.NEGATIVE_INFINITY;
+  #reportedAt = Number.NEGATIVE_INFINITY;
+  #lastError: unknown;
+
+  constructor(
+    primary: FreqLimitBackend,
+    fallback: FreqLimitBackend | undefined,
+    report: (error: unknown) => void,
+  ) {
+    this.#primary = primary;
+    this.#fallback = fallback;
+    this.#report = report;
+  }
+
+  /** Whether the primary is cooling down after a failure. */
+  get coolingDown(): boolean {
+    return performance.now() < this.#failedUntil;
+  }
+
+  /** The backend to use for calls other than reservations (peek, reset, block). */
+  get current(): FreqLimitBackend | undefined {
+    return this.coolingDown ? this.#fallback : this.#primary;
+  }
+
+  /** Reserve on the primary, else (failing or cooling down) on the fallback. */
+  async reserve(
+    keys: readonly string[],
+    params: readonly FreqLimitParams[],
+    cost: number,
+    maxDelay: number,
+  ): Promise<Reserved | Unreserved> {
+    if (!this.coolingDown) {
+      try {
+        return {
+          reservation: await reserveAll(this.#primary, keys, params, cost, maxDelay),
+          backend: this.#primary,
+        };
+      } catch (error) {
+        this.failed(error);
+      }
+    }
+    const fallback = this.#fallback;
+    if (fallback === undefined) return { reservation: undefined, error: this.#lastError };
+    try {
+      return {
+        reservation: await reserveAll(fallback, keys, params, cost, maxDelay),
+        backend: fallback,
+      };
+    } catch (error) {
+      this.#reportLimited(error);
+      return { reservation: undefined, error };
+    }
+  }
+
+  /** Record a failure of the primary: start the cool-down and report (rate-limited). */
+  failed(error: unknown): void {
+    this.#failedUntil = performance.now() + BACKEND_COOL_DOWN_MS;
+    this.#lastError = error;
+    this.#reportLimited(error);
+  }
+
+  #reportLimited(error: unknown): void {
+    const now = performance.now();
+    if (now - this.#reportedAt < REPORT_EVERY_MS) return;
+    this.#reportedAt = now;
+    try {
+      this.#report(error);
+    } catch {
+      // A reporter that throws must not turn a backend failure into a failed request.
+    }
+  }
+}

@@ -1,0 +1,295 @@
+/**
+ * @module middleware-options
+ * The options every freqlimit middleware takes, and their resolution, once per middleware
+ * instance, into a frozen {@link MiddlewareConfig}. This is the one place that knows every
+ * option: its default, its validation and its error message.
+ */
+
+import type { FreqLimitBackend } from './backend.js';
+import { InMemoryBackend } from './backends/memory.js';
+import { NoClientAddressError } from './errors.js';
+import { type BackendErrorMode, isBackend } from './failover.js';
+import { HEADER_MODES, type HeadersMode } from './headers.js';
+import { ipKey } from './ip.js';
+import { checkCost, checkMaxDelay, FreqLimitParams } from './params.js';
+import { keyPrefix } from './reservations.js';
+
+/** A value, or a promise of it: user functions may be sync or async. */
+export type MaybePromise<T> = T | Promise<T>;
+
+/** What a key function returns: a key, or `null`/`undefined` for "not limited". */
+export type KeyResult = string | number | null | undefined;
+
+/** One limit of the `limits` option. */
+export interface LimitOption<Ctx> {
+  /** Events per `period`; integer ≥ 1. */
+  limit: number;
+  /** Length of the period in ms; finite, > 0. */
+  period: number;
+  /** Events that may pass back to back on an idle key; integer ≥ 1. Default 1. */
+  burst?: number;
+  /** Key of this limit (overrides `keyFn`); `null`/`undefined` → this limit does not apply. */
+  key?: (ctx: Ctx) => MaybePromise<KeyResult>;
+}
+
+/** Options shared by the Express, Koa and Hono middleware; `Ctx` is the framework's context. */
+export interface FreqLimitMiddlewareOptions<Ctx, OnRejected = never> {
+  /** Events per `period` (one limit); integer ≥ 1. Use either `limit`/`period`/`burst` or `limits`. */
+  limit?: number;
+  /** Length of the period in ms (one limit); finite, > 0. */
+  period?: number;
+  /** Events that may pass back to back on an idle key (one limit). Default 1. */
+  burst?: number;
+  /** Several limits at once, all of which must allow a request. */
+  limits?: ReadonlyArray<LimitOption<Ctx>>;
+  /** The client's key; `null`/`undefined` → not limited. Default: the client IP address. */
+  keyFn?: (ctx: Ctx) => MaybePromise<KeyResult>;
+  /** Cells a request consumes (finite, > 0), or a function of the request. Default 1. */
+  cost?: number | ((ctx: Ctx) => MaybePromise<number>);
+  /** Ms a request may be held before it is rejected instead. Default 1000. */
+  maxDelay?: number;
+  /** Where state lives. Default: one `InMemoryBackend` per middleware instance. */
+  backend?: FreqLimitBackend;
+  /** Namespace in the backend and policy name in headers (printable ASCII). Default `'default'`. */
+  name?: string;
+  /** `true` (maybe async) → this request is not limited. */
+  skip?: (ctx: Ctx) => MaybePromise<boolean>;
+  /** Rate-limit header fields to send. Default `'draft-10'`. */
+  headers?: HeadersMode;
+  /** Replaces the default 429 response (the signature depends on the framework). */
+  onRejected?: OnRejected;
+  /** `'allow'` (default), `'reject'` (503), or a fallback backend. */
+  onBackendError?: BackendErrorMode;
+  /** Requests this middleware may hold at once; at the cap, `maxDelay` is 0. Default 1000. */
+  maxHeld?: number;
+}
+
+/**
+ * Every option name, checked by the compiler against {@link FreqLimitMiddlewareOptions}: adding
+ * an option to the interface without listing it here (or the reverse) does not compile.
+ */
+const KNOWN_OPTIONS: {
+  readonly [K in keyof Required<FreqLimitMiddlewareOptions<unknown, unknown>>]: true;
+} = {
+  limit: true,
+  period: true,
+  burst: true,
+  limits: true,
+  keyFn: true,
+  cost: true,
+  maxDelay: true,
+  backend: true,
+  name: true,
+  skip: true,
+  headers: true,
+  onRejected: true,
+  onBackendError: true,
+  maxHeld: true,
+};
+
+/** What an adapter tells the core about its framework. */
+export interface AdapterSpec<Ctx> {
+  /** The package name, used in every error message, e.g. `'@freqlimit/express'`. */
+  name: string;
+  /** The client address of a request, as the framework exposes it (empty: none). */
+  clientAddress: (ctx: Ctx) => string | null | undefined;
+  /** Says where the address was looked for and how to key requests instead (no address found). */
+  noAddress: string;
+}
+
+/** One limit, resolved. */
+export interface ResolvedLimit<Ctx> {
+  /** Policy name in headers: the middleware `name`, or `name-1`, `name-2`… for several limits. */
+  readonly policy: string;
+  /** Prepended to the client key to make the backend key. */
+  readonly prefix: string;
+  /** The key function of this limit. */
+  readonly key: (ctx: Ctx) => MaybePromise<KeyResult>;
+  /** How `key` is named in error messages. */
+  readonly keyLabel: string;
+  readonly params: FreqLimitParams;
+}
+
+/** Every option of one middleware instance, validated, defaulted and frozen. */
+export interface MiddlewareConfig<Ctx, OnRejected = never> {
+  /** The adapter's package name, for messages. */
+  readonly where: string;
+  readonly name: string;
+  readonly limits: readonly ResolvedLimit<Ctx>[];
+  readonly cost: number | ((ctx: Ctx) => MaybePromise<number>);
+  readonly skip: ((ctx: Ctx) => MaybePromise<boolean>) | undefined;
+  readonly maxDelay: number;
+  readonly maxHeld: number;
+  readonly backend: FreqLimitBackend;
+  readonly onBackendError: BackendErrorMode;
+  readonly headers: HeadersMode;
+  readonly onRejected: OnRejected | undefined;
+}
+
+/** Default `maxHeld`: requests one middleware instance may hold at once. */
+export const DEFAULT_MAX_HELD = 1000;
+/** Default `maxDelay` of the middleware, in ms. */
+export const DEFAULT_MAX_DELAY = 1000;
+
+/**
+ * Names in use per backend, to warn when two middleware instances share state by accident:
+ * `false` once a name is in use, `true` once the warning for it has been given (only once).
+ */
+const namesByBackend = new WeakMap<object, Map<string, boolean>>();
+
+function checkFunction(value: unknown, field: string, where: string): void {
+  if (value !== undefined && typeof value !== 'function') {
+    throw new TypeError(`${where}: \`${field}\` must be a function, got ${typeof value}`);
+  }
+}
+
+/** The default key of an adapter: the client address, IPv6 by its /56, IPv4-mapped as IPv4. */
+function defaultKey<Ctx>(adapter: AdapterSpec<Ctx>): (ctx: Ctx) => string {
+  return (ctx) => {
+    const address = adapter.clientAddress(ctx);
+    if (typeof address !== 'string' || address === '') {
+      throw new NoClientAddressError(`${adapter.name}: ${adapter.noAddress}`);
+    }
+    // A non-IP value (e.g. a trusted proxy's opaque client id) is still a usable key.
+    return ipKey(address) ?? address;
+  };
+}
+
+function resolveLimits<Ctx>(
+  options: FreqLimitMiddlewareOptions<Ctx, unknown>,
+  where: string,
+): ReadonlyArray<LimitOption<Ctx>> {
+  if (options.limits === undefined) {
+    if (options.limit === undefined || options.period === undefined) {
+      throw new TypeError(
+        `${where}: \`limit\` and \`period\` (ms) are required (or pass \`limits\`)`,
+      );
+    }
+    return [{ limit: options.limit, period: options.period, burst: options.burst }];
+  }
+  if (options.limit !== undefined || options.period !== undefined || options.burst !== undefined) {
+    throw new TypeError(
+      `${where}: pass either \`limits\` or \`limit\`/\`period\`/\`burst\`, not both`,
+    );
+  }
+  if (!Array.isArray(options.limits) || options.limits.length === 0) {
+    throw new TypeError(
+      `${where}: \`limits\` must be a non-empty array of { limit, period, burst?, key? }`,
+    );
+  }
+  return options.limits;
+}
+
+function checkBackends(config: MiddlewareConfig<unknown, unknown>, explicit: boolean): void {
+  const { where, backend, onBackendError, limits } = config;
+  if (explicit && !isBackend(backend)) {
+    throw new TypeError(`${where}: \`backend\` must implement reserve() and refund()`);
+  }
+  if (onBackendError !== 'allow' && onBackendError !== 'reject' && !isBackend(onBackendError)) {
+    throw new TypeError(`${where}: \`onBackendError\` must be 'allow', 'reject' or a backend`);
+  }
+  if (limits.length < 2) return;
+  for (const b of [backend, onBackendError]) {
+    if (isBackend(b) && typeof b.reserveMany !== 'function') {
+      throw new TypeError(
+        `${where}: backend ${b.constructor?.name ?? 'object'} has no reserveMany(), so it cannot enforce several limits`,
+      );
+    }
+  }
+}
+
+/** Warns (once per backend and name) when a second middleware takes a name already in use. */
+function warnSharedName(backend: FreqLimitBackend, name: string, where: string): void {
+  let names = namesByBackend.get(backend);
+  if (names === undefined) {
+    names = new Map();
+    namesByBackend.set(backend, names);
+  }
+  const warned = names.get(name);
+  if (warned === false) {
+    console.warn(
+      `${where}: another middleware already uses name "${name}" on this backend, so the two share their limits. Give each its own \`name\` unless that is intended.`,
+    );
+  }
+  names.set(name, warned !== undefined);
+}
+
+/**
+ * Validates and resolves middleware options, once, at factory time. Throws a `TypeError` or
+ * `RangeError` naming the option at fault. Never mutates `options`.
+ */
+export function resolveMiddlewareOptions<Ctx, OnRejected>(
+  options: FreqLimitMiddlewareOptions<Ctx, OnRejected>,
+  adapter: AdapterSpec<Ctx>,
+): MiddlewareConfig<Ctx, OnRejected> {
+  const where = adapter.name;
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`${where}: options must be an object, got ${String(options)}`);
+  }
+  for (const field of Object.keys(options)) {
+    if (!Object.hasOwn(KNOWN_OPTIONS, field)) {
+      throw new TypeError(`${where}: unknown option \`${field}\``);
+    }
+  }
+  const name = options.name ?? 'default';
+  if (typeof name !== 'string' || !/^[\x20-\x7e]+$/.test(name)) {
+    throw new TypeError(
+      `${where}: \`name\` must be a non-empty string of printable ASCII, got ${String(name)}`,
+    );
+  }
+  checkFunction(options.keyFn, 'keyFn', where);
+  checkFunction(options.skip, 'skip', where);
+  checkFunction(options.onRejected, 'onRejected', where);
+  const keyFn = options.keyFn ?? defaultKey(adapter);
+  const keyLabel = options.keyFn === undefined ? 'the default key' : 'keyFn';
+  const list = resolveLimits(options, where);
+  const count = list.length;
+  const limits = list.map((l, i): ResolvedLimit<Ctx> => {
+    checkFunction(l.key, `limits[${i}].key`, where);
+    return Object.freeze({
+      policy: count === 1 ? name : `${name}-${i + 1}`,
+      prefix: keyPrefix(name, i, count),
+      key: l.key ?? keyFn,
+      keyLabel: l.key === undefined ? keyLabel : `limits[${i}].key`,
+      params: new FreqLimitParams(
+        { limit: l.limit, period: l.period, burst: l.burst },
+        count === 1 ? where : `${where} limits[${i}]`,
+      ),
+    });
+  });
+
+  const cost = options.cost ?? 1;
+  if (typeof cost !== 'function') checkCost(cost, where);
+  const maxHeld = options.maxHeld ?? DEFAULT_MAX_HELD;
+  if (
+    typeof maxHeld !== 'number' ||
+    !(Number.isInteger(maxHeld) || maxHeld === Number.POSITIVE_INFINITY) ||
+    maxHeld < 0
+  ) {
+    throw new RangeError(
+      `${where}: \`maxHeld\` must be an integer ≥ 0 (or Infinity), got ${String(maxHeld)}`,
+    );
+  }
+  const headers = options.headers === undefined ? 'draft-10' : options.headers;
+  if (!HEADER_MODES.includes(headers)) {
+    throw new TypeError(
+      `${where}: \`headers\` must be 'draft-10', 'draft-8', 'draft-6', 'legacy' or false, got ${String(headers)}`,
+    );
+  }
+  const config: MiddlewareConfig<Ctx, OnRejected> = {
+    where,
+    name,
+    limits: Object.freeze(limits),
+    cost,
+    skip: options.skip,
+    maxDelay: checkMaxDelay(options.maxDelay ?? DEFAULT_MAX_DELAY, where),
+    maxHeld,
+    backend: options.backend ?? new InMemoryBackend(),
+    onBackendError: options.onBackendError ?? 'allow',
+    headers,
+    onRejected: options.onRejected,
+  };
+  checkBackends(config as MiddlewareConfig<unknown, unknown>, options.backend !== undefined);
+  if (options.backend !== undefined) warnSharedName(options.backend, name, where);
+  return Object.freeze(config);
+}

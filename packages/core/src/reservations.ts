@@ -1,0 +1,90 @@
+/**
+ * @module reservations
+ * The steps `FreqLimit` and the middleware share: reserve a request on one or several limits,
+ * give it back, and wait for its emission time (abortably).
+ */
+
+import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
+import type { FreqLimitParams } from './params.js';
+
+/**
+ * The backend key prefix of limit `index` of `count` under namespace `name`: `name:` for a
+ * single limit, `name-1:`, `name-2:`… for several (so their states never mix).
+ */
+export function keyPrefix(name: string, index: number, count: number): string {
+  return count === 1 ? `${name}:` : `${name}-${index + 1}:`;
+}
+
+/**
+ * One reservation of `cost` cells on every limit: `reserve` for one key, `reserveMany` (all or
+ * nothing) for several. `keys[i]` is limited by `params[i]`.
+ */
+export function reserveAll(
+  backend: FreqLimitBackend,
+  keys: readonly string[],
+  params: readonly FreqLimitParams[],
+  cost: number,
+  maxDelay: number,
+): Promise<Reservation | MultiReservation> {
+  if (keys.length === 1) return backend.reserve(keys[0]!, params[0]!, { cost, maxDelay });
+  const entries = new Array<{ key: string; params: FreqLimitParams; cost: number }>(keys.length);
+  for (let i = 0; i < keys.length; i++) entries[i] = { key: keys[i]!, params: params[i]!, cost };
+  return backend.reserveMany!(entries, { maxDelay });
+}
+
+/**
+ * Gives back a reservation that was not used (the caller went away while waiting), on every
+ * limit it was made on. Never rejects: a failure is passed to `onError`.
+ */
+export function refundAll(
+  backend: FreqLimitBackend,
+  keys: readonly string[],
+  params: readonly FreqLimitParams[],
+  cost: number,
+  onError: (error: unknown) => void,
+): void {
+  for (let i = 0; i < keys.length; i++) {
+    let pending: Promise<void>;
+    try {
+      pending = backend.refund(keys[i]!, params[i]!, { cost });
+    } catch (error) {
+      onError(error);
+      continue;
+    }
+    pending.catch(onError);
+  }
+}
+
+/** The reason an aborted signal rejects with (its own reason, else an `AbortError`). */
+export function abortReason(signal: AbortSignal): unknown {
+  return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
+}
+
+/**
+ * Resolves at `deadline` (ms on the `performance.now()` clock), or rejects with the signal's
+ * reason when it aborts first. The wait is aimed at the absolute deadline, so the time spent
+ * before it starts (a backend round trip) and timer lateness never add up. One timer, rounded
+ * up to whole ms: it fires within the millisecond of the deadline, never a whole ms early.
+ */
+export function sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(abortReason(signal));
+      return;
+    }
+    const left = deadline - performance.now();
+    if (left <= 0) {
+      resolve();
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortReason(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, Math.ceil(left));
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
