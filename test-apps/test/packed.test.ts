@@ -136,10 +136,11 @@ describe('Web-standard entries import no Node built-ins (Workers, Bun, Deno)', (
     );
   }
   it.each([
-    ['@freqlimit/core', 'core'],
-    ['@freqlimit/hono', 'hono'],
-  ])('%s (ESM build)', (_name, pkg) => {
-    const entry = join(appDir, 'node_modules', '@freqlimit', pkg, 'dist', 'index.js');
+    ['@freqlimit/core', 'core', 'index.js'],
+    ['@freqlimit/core/adapter', 'core', 'adapter.js'],
+    ['@freqlimit/hono', 'hono', 'index.js'],
+  ])('%s (ESM build)', (_name, pkg, file) => {
+    const entry = join(appDir, 'node_modules', '@freqlimit', pkg, 'dist', file);
     const imported = specifiers(entry);
     expect(imported.length).toBeGreaterThan(0);
     expect(imported.filter((s) => builtins.has(s))).toEqual([]);
