@@ -463,6 +463,123 @@ describe('multiple limits', () => {
   });
 });
 
+describe('one rounding rule for delay and remaining', () => {
+  it('repro (issue 10): an epoch-ms reservation that leaves a free cell reports it', () => {
+    const p = P(40, 2462.5443689445183, 3);
+    const now = 1700803288859.031;
+    const { reservation, tat } = gcraReserve(now, now + p.interval, p);
+    expect(reservation).toMatchObject({ allowed: true, delay: 0 });
+    // The next unit-cost request passes with no delay, so one is remaining (was 0).
+    expect(gcraStep(now, tat, p).delay).toBe(0);
+    expect(reservation.remaining).toBe(1);
+  });
+
+  /** Params with arbitrary float periods, where absolute epoch times leave rounding noise. */
+  const params = fc
+    .record({
+      limit: fc.integer({ min: 1, max: 1000 }),
+      period: fc.double({ min: 0.01, max: 3_600_000, noNaN: true }),
+      burst: fc.integer({ min: 1, max: 20 }),
+    })
+    .map((init) => new FreqLimitParams(init));
+
+  it.each([
+    ['small clocks', 0],
+    ['epoch-ms clocks', EPOCH],
+  ])('remaining > 0 exactly when a unit-cost request would pass with no delay (%s)', (_, t0) => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e7, noNaN: true }),
+        params,
+        // TATs a whole number of intervals ahead (the boundary), give or take float noise.
+        fc.option(
+          fc.tuple(
+            fc.integer({ min: -2, max: 25 }),
+            fc.double({ min: -1e-3, max: 1e-3, noNaN: true }),
+          ),
+          { nil: undefined },
+        ),
+        fc.oneof(fc.constant(1), fc.double({ min: 1e-3, max: 20, noNaN: true })),
+        (offset, p, ahead, cost) => {
+          const now = t0 + offset;
+          const tat = ahead === undefined ? undefined : now + ahead[0] * p.interval + ahead[1];
+          const { reservation, tat: next } = gcraReserve(now, tat, p, cost);
+          if (!reservation.allowed) return; // cost > burst
+          const passes = gcraStep(now, next, p, 1).delay === 0;
+          expect(reservation.remaining > 0).toBe(passes);
+          // And the count: unit requests one after the other pass `remaining` times (give or
+          // take one where the chained absolute TATs round across the boundary; intervals
+          // below 10 µs at epoch ms are within a few ulps of the clock, too fine to chain).
+          if (p.interval < 0.01) return;
+          let t = next;
+          let passed = 0;
+          while (passed <= p.burst && gcraStep(now, t, p, 1).delay === 0) {
+            t = gcraStep(now, t, p, 1).tat;
+            passed++;
+          }
+          expect(Math.abs(passed - reservation.remaining)).toBeLessThanOrEqual(1);
+          expect(reservation.remaining).toBeLessThanOrEqual(p.burst);
+          // The same for the multi-limit form.
+          const many = gcraReserveMany(now, [tat], [{ params: p, cost }]);
+          expect(many.reservation.each[0]!.remaining).toBe(reservation.remaining);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('plain params in the pure functions', () => {
+  const plain = { limit: 1, period: 1000 };
+
+  it('repro (issue 10): a plain object is validated and used, never NaN', () => {
+    expect(gcraStep(0, undefined, plain)).toEqual({ tat: 1000, delay: 0 });
+    const { reservation, tat } = gcraReserve(0, undefined, plain);
+    expect(reservation).toEqual({
+      allowed: true,
+      delay: 0,
+      retryAfter: 0,
+      remaining: 0,
+      resetAfter: 1000,
+    });
+    expect(tat).toBe(1000);
+    expect(gcraReserve(0, 1000, { ...plain, burst: 2 }).reservation.remaining).toBe(0);
+    expect(gcraReserveMany(0, [undefined], [{ params: plain }]).tats).toEqual([1000]);
+    expect(gcraRefund(0, 3000, plain)).toBe(2000);
+  });
+
+  it.each([
+    [{ limit: 1 }, TypeError, /`period`/],
+    [{ limit: Number.NaN, period: 1000 }, RangeError, /`limit`/],
+    [{ limit: 1, period: 1000, burst: 0 }, RangeError, /`burst`/],
+    [{ limit: 1, period: -5 }, RangeError, /`period`/],
+    [null, TypeError, /expected an object/],
+  ])('invalid plain params %j throw, naming the field', (bad, type, message) => {
+    const p = bad as unknown as FreqLimitParams;
+    for (const call of [
+      () => gcraStep(0, undefined, p),
+      () => gcraReserve(0, undefined, p),
+      () => gcraReserveMany(0, [undefined], [{ params: p }]),
+      () => gcraRefund(0, 10, p),
+    ]) {
+      expect(call).toThrow(type);
+      expect(call).toThrow(message);
+    }
+  });
+
+  it('now and tat must be finite numbers', () => {
+    const p = P(1, 1000);
+    expect(() => gcraStep(Number.NaN, undefined, p)).toThrow(/`now`/);
+    expect(() => gcraStep(0, Number.NaN, p)).toThrow(/`tat`/);
+    expect(() => gcraReserve(0, Number.POSITIVE_INFINITY, p)).toThrow(/`tat`/);
+    expect(() =>
+      gcraReserveMany(0, [undefined, Number.NaN], [{ params: p }, { params: p }]),
+    ).toThrow(/`tat`/);
+    expect(() => gcraReserveMany(0, [], [{ params: p }])).toThrow(/`tats`/);
+    expect(() => gcraRefund(Number.NaN, 5, p)).toThrow(/`now`/);
+  });
+});
+
 describe('gcraRefund', () => {
   it.each([
     // now, tat, limit, period, cost → tat

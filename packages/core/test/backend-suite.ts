@@ -5,8 +5,8 @@
  */
 
 import { afterAll, beforeEach, describe, expect, it } from 'vitest';
-import { FreqLimitParams } from '../src/params.js';
 import type { FreqLimitBackend } from '../src/backend.js';
+import { FreqLimitParams } from '../src/params.js';
 
 export interface BackendUnderTest {
   backend: FreqLimitBackend;

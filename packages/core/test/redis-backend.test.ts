@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { Redis as Redis5 } from 'ioredis';
 import { Redis as Redis6 } from 'ioredis6';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -148,6 +149,61 @@ describe.each([
     await limiter.acquire('user');
     await limiter.acquire('user');
     await expect(limiter.acquire('user')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+  });
+});
+
+describe('RedisBackend rounding (one rule for delay and remaining)', () => {
+  it('repro (issue 10): a free cell left at an epoch-ms clock is reported', async () => {
+    const backend = new RedisBackend(client5(), { prefix: freshPrefix() });
+    const p = { limit: 40, period: 2462.5443689445183, burst: 3 };
+    // Ahead of the server's clock (keys live until both clocks empty them); the fraction
+    // puts `now` off the µs grid.
+    const now = Date.now() + 60_000.031;
+    expect((await backend.reserve('k', p, { now })).remaining).toBe(2);
+    const second = await backend.reserve('k', p, { now });
+    expect(second).toMatchObject({ allowed: true, delay: 0 });
+    // The stored TAT is whole µs, so whether the third fits depends on that rounding; what
+    // must hold is that `remaining` says what the next request then sees.
+    const third = await backend.reserve('k', p, { now, maxDelay: 0 });
+    expect(second.remaining > 0).toBe(third.allowed);
+    expect(second.remaining).toBeLessThanOrEqual(1);
+  });
+
+  it('remaining > 0 exactly when the next unit-cost request passes with no delay (property)', async () => {
+    const backend = new RedisBackend(client5(), { prefix: freshPrefix() });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          limit: fc.integer({ min: 1, max: 100 }),
+          period: fc.double({ min: 1, max: 100_000, noNaN: true }),
+          burst: fc.integer({ min: 1, max: 6 }),
+        }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.array(
+          fc.oneof(
+            fc.constant(1),
+            fc.integer({ min: 1, max: 8 }).map((k) => k / 4),
+          ),
+          {
+            minLength: 1,
+            maxLength: 8,
+          },
+        ),
+        async (p, fraction, costs) => {
+          const key = `r${++run}`;
+          // A minute ahead of the server: keys live until both clocks empty them.
+          const now = Date.now() + 60_000 + fraction;
+          for (const cost of costs) {
+            const r = await backend.reserve(key, p, { now, cost });
+            if (!r.allowed) continue;
+            const next = await backend.reserve(key, p, { now, maxDelay: 0 });
+            expect(r.remaining > 0, JSON.stringify({ p, now, r, next })).toBe(next.allowed);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });
 

@@ -14,10 +14,10 @@
 import fc from 'fast-check';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MultiReservation, Reservation } from '../src/backend.js';
 import { InMemoryBackend } from '../src/backends/memory.js';
 import { FreqLimitParams } from '../src/params.js';
 import { RedisBackend } from '../src/redis.js';
-import type { MultiReservation, Reservation } from '../src/backend.js';
 import { type RedisServer, startRedis } from './redis-harness.js';
 
 let server: RedisServer;

@@ -4,8 +4,6 @@
  * bounded without timers.
  */
 
-import { gcraRefund, gcraReserve, gcraReserveMany } from '../gcra.js';
-import { FreqLimitParams, type FreqLimitParamsLike } from '../params.js';
 import type {
   FreqLimitBackend,
   MultiReservation,
@@ -15,6 +13,8 @@ import type {
   ReserveManyOptions,
   ReserveOptions,
 } from '../backend.js';
+import { gcraRefund, gcraReserve, gcraReserveMany } from '../gcra.js';
+import { FreqLimitParams, type FreqLimitParamsLike } from '../params.js';
 
 /** Options of {@link InMemoryBackend}. */
 export interface InMemoryBackendOptions {

@@ -67,6 +67,16 @@ local function store(key, tat_us, floor_us)
   else
     redis.call('SET', key, string.format('%d', stored), 'PX', string.format('%d', ttl))
   end
+  return stored
+end
+
+-- As remainingAt in gcra.ts: unit-cost requests that pass now with no delay on a key rel ms
+-- ahead; the first is decided by the delay test itself, with the same noise.
+local function remaining_at(rel, interval, tau)
+  if rel + interval - (tau + interval) > noise then return 0 end
+  local more = math.floor((tau + interval - rel + noise) / interval)
+  if more > 1 then return more end
+  return 1
 end
 
 if op == 'refund' then
@@ -123,11 +133,11 @@ for i = 1, n do
   local ahead = delay
   if tats[i] ~= nil and rels[i] > delay then ahead = rels[i] end
   ahead = ahead + cost[i] * interval[i]
-  local remaining = math.floor((tau[i] + interval[i] - ahead) / interval[i] + 1e-9)
-  if remaining < 0 then remaining = 0 end
   local base_us = now_us
   if tats[i] ~= nil then base_us = tats[i] end
-  store(KEYS[i], now_us + ahead * 1000, math.floor(base_us))
+  local stored = store(KEYS[i], now_us + ahead * 1000, math.floor(base_us))
+  -- Counted on the TAT as stored, the one the next call will see.
+  local remaining = remaining_at((stored - now_us) / 1000, interval[i], tau[i])
   local b = 3 + (i - 1) * 5
   out[b + 1], out[b + 2], out[b + 3], out[b + 4], out[b + 5] = '1', num(delays[i]), '0', num(remaining), num(ahead)
 end

@@ -5,8 +5,6 @@
  */
 
 import { createHash } from 'node:crypto';
-import { BackendTimeoutError, FreqLimitError } from '../errors.js';
-import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from '../params.js';
 import type {
   FreqLimitBackend,
   MultiReservation,
@@ -16,6 +14,8 @@ import type {
   ReserveManyOptions,
   ReserveOptions,
 } from '../backend.js';
+import { BackendTimeoutError, FreqLimitError } from '../errors.js';
+import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from '../params.js';
 import { GCRA_SCRIPT } from './redis-script.js';
 
 /**
