@@ -4,7 +4,7 @@
  * Times are ms; `tat` (theoretical arrival time) is `undefined` for an empty key.
  */
 
-import type { MultiReservation, Reservation } from './backend.js';
+import type { LimitStatus, MultiReservation, Reservation } from './backend.js';
 import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from './params.js';
 
 /**
@@ -19,9 +19,9 @@ const NOISE = 1e-6;
  * noise, not a wait. It decides both whether a request needs a delay and how many requests
  * `remaining` counts, so the two can never disagree. A retry at `now + retryAfter` rounds to
  * the resolution of `now`; that rounding must not turn an exact fit into a tiny positive
- * delay (a rejection under `maxDelay: 0`).
+ * delay (a rejection under `maxDelay: 0`). Shared with the backends (not a public export).
  */
-function noiseAt(now: number): number {
+export function noiseAt(now: number): number {
   return Math.max(NOISE, Math.abs(now) * Number.EPSILON);
 }
 
@@ -87,8 +87,9 @@ function step(
  * Unit-cost requests that could pass at `now` with no delay on a key `rel` ms ahead of now
  * (`tat − now`, 0 for an empty key). The first one is decided by exactly gcraStep's test, with
  * the same noise, so `remaining > 0` exactly when a unit-cost request would pass with no delay.
+ * Shared with the backends (not a public export).
  */
-function remainingAt(rel: number, params: FreqLimitParams, noise: number): number {
+export function remainingAt(rel: number, params: FreqLimitParams, noise: number): number {
   const { interval, tau } = params;
   if (rel + interval - (tau + interval) > noise) return 0;
   return Math.max(1, Math.floor((tau + interval - rel + noise) / interval));
@@ -273,4 +274,70 @@ export function gcraRefund(
   if (current === undefined) return undefined;
   const back = current - cost * p.interval;
   return back > now ? back : undefined;
+}
+
+/** The longest `block` accepted, in ms (10¹² ms, about 31.7 years): "for good", in practice. */
+export const MAX_BLOCK_MS = 1e12;
+
+/** Validates the `ms` of a `block`: a finite number of ms, 0 ≤ ms ≤ {@link MAX_BLOCK_MS}. */
+export function checkBlockMs(ms: unknown, where = 'block'): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_BLOCK_MS) {
+    throw new RangeError(
+      `${where}: \`ms\` must be a finite number of ms, 0 ≤ ms ≤ ${MAX_BLOCK_MS}, got ${String(ms)}`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * What a key looks like at `now`, without reserving anything: how many unit-cost requests
+ * would pass at once, when the key is back to a full burst, and when the next unit-cost
+ * request would pass with no delay. Uses the same rounding rule as {@link gcraReserve}, so
+ * `remaining > 0` exactly when `retryAfter === 0`.
+ *
+ * @example
+ * const p = new FreqLimitParams({ limit: 2, period: 1000, burst: 2 });
+ * gcraPeek(0, undefined, p); // { remaining: 2, resetAfter: 0, retryAfter: 0 }
+ * gcraPeek(0, 1000, p);      // { remaining: 0, resetAfter: 1000, retryAfter: 500 }
+ */
+export function gcraPeek(
+  now: number,
+  tat: number | undefined,
+  params: FreqLimitParamsLike,
+): LimitStatus {
+  checkTime(now, tat, 'peek');
+  const p = toParams(params, 'peek');
+  const current = live(tat, now);
+  const rel = current === undefined ? 0 : current - now;
+  return {
+    remaining: remainingAt(rel, p, noiseAt(now)),
+    resetAfter: rel,
+    retryAfter: step(now, current, p, 1).delay,
+  };
+}
+
+/**
+ * The state after blocking a key for `ms` ms: nothing passes before `now + ms`, and at
+ * `now + ms` a unit-cost request passes. `tat = max(tat ?? now, now + ms + tau)`, so a block
+ * never shortens a wait that is already longer. `undefined`: the key stays empty (`ms` and
+ * `tau` both 0). `ms` is finite, 0 ≤ ms ≤ {@link MAX_BLOCK_MS}; anything else is a `RangeError`.
+ *
+ * @example
+ * const p = new FreqLimitParams({ limit: 1, period: 1000 });
+ * gcraBlock(0, undefined, p, 30_000); // 30000: the next request waits until then
+ * gcraBlock(0, 60_000, p, 30_000);    // 60000: an existing longer wait is kept
+ */
+export function gcraBlock(
+  now: number,
+  tat: number | undefined,
+  params: FreqLimitParamsLike,
+  ms: number,
+): number | undefined {
+  checkBlockMs(ms, 'block');
+  checkTime(now, tat, 'block');
+  const p = toParams(params, 'block');
+  const current = live(tat, now);
+  const until = now + (ms + p.tau);
+  const next = current !== undefined && current > until ? current : until;
+  return next > now ? next : undefined;
 }

@@ -9,6 +9,8 @@ export {
   type GcraDecision,
   type GcraManyEntry,
   type GcraStepResult,
+  gcraBlock,
+  gcraPeek,
   gcraRefund,
   gcraReserve,
   gcraReserveMany,
@@ -53,8 +55,11 @@ export {
   type FreqLimitParamsLike,
 } from './params.js';
 export type {
+  BlockOptions,
   FreqLimitBackend,
+  LimitStatus,
   MultiReservation,
+  PeekOptions,
   RefundOptions,
   Reservation,
   ReserveManyEntry,

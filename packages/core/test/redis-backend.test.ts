@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { Redis as Redis5 } from 'ioredis';
 import { Redis as Redis6 } from 'ioredis6';
@@ -6,7 +7,7 @@ import { InMemoryBackend } from '../src/backends/memory.js';
 import { BackendTimeoutError } from '../src/errors.js';
 import { FreqLimit } from '../src/limiter.js';
 import { FreqLimitParams } from '../src/params.js';
-import { RedisBackend } from '../src/redis.js';
+import { REDIS_SCRIPTS, RedisBackend } from '../src/redis.js';
 import { testBackend } from './backend-suite.js';
 import { type RedisServer, rawCommand, startRedis } from './redis-harness.js';
 
@@ -204,6 +205,80 @@ describe('RedisBackend rounding (one rule for delay and remaining)', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('RedisBackend scripts', () => {
+  it.each(Object.entries(REDIS_SCRIPTS))(
+    '%s: the SHA-1 constant is the hash Redis computes',
+    async (_, script) => {
+      expect(createHash('sha1').update(script.lua).digest('hex')).toBe(script.sha1);
+      expect(await client5().script('LOAD', script.lua)).toBe(script.sha1);
+    },
+  );
+
+  it('every script survives SCRIPT FLUSH (NOSCRIPT, then EVAL and cached again)', async () => {
+    const redis = client5();
+    const backend = new RedisBackend(redis, { prefix: freshPrefix() });
+    const p = { limit: 1, period: 60_000 };
+    await redis.script('FLUSH');
+    expect((await backend.reserve('k', p)).allowed).toBe(true);
+    await redis.script('FLUSH');
+    expect((await backend.peek('k', p)).remaining).toBe(0);
+    await redis.script('FLUSH');
+    await backend.block('k', p, 120_000);
+    await redis.script('FLUSH');
+    expect((await backend.peek('k', p)).retryAfter).toBeGreaterThan(119_000);
+    await redis.script('FLUSH');
+    await backend.refund('k', p);
+    await redis.script('FLUSH');
+    await backend.reset('k');
+    expect(await redis.exists(backend.redisKey('k'))).toBe(0);
+    await redis.script('FLUSH');
+    expect((await backend.reserveMany([{ key: 'k', params: p }])).allowed).toBe(true);
+  });
+});
+
+describe('RedisBackend state control', () => {
+  it('peek writes nothing, not even the expiry', async () => {
+    const redis = client5();
+    const backend = new RedisBackend(redis, { prefix: freshPrefix() });
+    const p = { limit: 1, period: 60_000 };
+    await backend.reserve('k', p);
+    const key = backend.redisKey('k');
+    const [value, pttl] = [await redis.get(key), await redis.pttl(key)];
+    await backend.peek('k', p);
+    await backend.peek('never-seen', p);
+    expect(await redis.get(key)).toBe(value);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(pttl);
+    expect(await redis.exists(backend.redisKey('never-seen'))).toBe(0);
+  });
+
+  it('reset deletes the key; block stores the TAT that expires at now + ms + tau', async () => {
+    const redis = client5();
+    const backend = new RedisBackend(redis, { prefix: freshPrefix() });
+    const p = { limit: 10, period: 1000, burst: 3 }; // tau = 200
+    await backend.reserve('k', p);
+    await backend.reset('k');
+    expect(await redis.exists(backend.redisKey('k'))).toBe(0);
+    const now = Date.now();
+    await backend.block('k', p, 30_000, { now });
+    expect(await redis.get(backend.redisKey('k'))).toBe(
+      String(Math.round(now * 1000) + 30_200_000),
+    );
+    const pttl = await redis.pttl(backend.redisKey('k'));
+    expect(pttl).toBeGreaterThan(29_000);
+    expect(pttl).toBeLessThanOrEqual(30_200);
+  });
+
+  it('validates arguments before any round trip', async () => {
+    const backend = new RedisBackend(client5());
+    await expect(backend.peek('k', { limit: 1 } as never)).rejects.toThrow(/`period`/);
+    await expect(backend.peek('k', { limit: 1, period: 1 }, { now: Number.NaN })).rejects.toThrow(
+      /`now`/,
+    );
+    await expect(backend.block('k', { limit: 1, period: 1 }, -5)).rejects.toThrow(/`ms`/);
+    await expect(backend.reset(5 as never)).rejects.toThrow(/`key`/);
   });
 });
 

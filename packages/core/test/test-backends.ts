@@ -1,7 +1,5 @@
 /** Backends for tests, all on real in-memory state: one recording its calls, one without reserveMany. */
 
-import { InMemoryBackend } from '../src/backends/memory.js';
-import type { FreqLimitParams } from '../src/params.js';
 import type {
   FreqLimitBackend,
   RefundOptions,
@@ -10,6 +8,8 @@ import type {
   ReserveManyOptions,
   ReserveOptions,
 } from '../src/backend.js';
+import { InMemoryBackend } from '../src/backends/memory.js';
+import type { FreqLimitParams } from '../src/params.js';
 
 /** Forwards to an InMemoryBackend, recording the keys it is asked about. */
 export class RecordingBackend implements FreqLimitBackend {

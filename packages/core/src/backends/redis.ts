@@ -1,13 +1,15 @@
 /**
  * @module backends/redis
  * `RedisBackend`: GCRA state in Redis (or Redis Cluster), shared by every host that uses the
- * same Redis and prefix. One Lua script, one round trip per reservation.
+ * same Redis and prefix. One Lua script per operation, one round trip per call.
  */
 
-import { createHash } from 'node:crypto';
 import type {
+  BlockOptions,
   FreqLimitBackend,
+  LimitStatus,
   MultiReservation,
+  PeekOptions,
   RefundOptions,
   Reservation,
   ReserveManyEntry,
@@ -15,8 +17,26 @@ import type {
   ReserveOptions,
 } from '../backend.js';
 import { BackendTimeoutError, FreqLimitError } from '../errors.js';
+import { checkBlockMs } from '../gcra.js';
 import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from '../params.js';
-import { GCRA_SCRIPT } from './redis-script.js';
+import {
+  multiReservationOf,
+  nowUs,
+  reservationOf,
+  type SentEntry,
+  scriptNoise,
+  statusOf,
+} from './redis-answers.js';
+import { checkOneSlot, escapeGlob, shortKey } from './redis-keys.js';
+import {
+  BLOCK_SCRIPT,
+  PEEK_SCRIPT,
+  REFUND_SCRIPT,
+  RESERVE_MANY_SCRIPT,
+  RESERVE_SCRIPT,
+  RESET_SCRIPT,
+  type RedisScript,
+} from './redis-scripts.js';
 
 /**
  * The commands `RedisBackend` sends to one Redis node. ioredis `Redis` (5 and 6) and iovalkey
@@ -67,18 +87,13 @@ export interface RedisReserveManyEntry extends Omit<ReserveManyEntry, 'params'> 
   params: FreqLimitParamsLike;
 }
 
-/** Keys longer than this many UTF-8 bytes are replaced by a hash of themselves. */
-export const MAX_KEY_BYTES = 128;
-
 /** The longest delay `setTimeout` honours. */
 const MAX_TIMEOUT = 2_147_483_647;
-
-const SCRIPT_SHA = createHash('sha1').update(GCRA_SCRIPT).digest('hex');
 
 /**
  * GCRA state in Redis: one limit shared by many processes and hosts.
  *
- * - Each reservation is one `EVALSHA` of {@link GCRA_SCRIPT}; after `NOSCRIPT` (restart,
+ * - Each call is one `EVALSHA` of a script of `REDIS_SCRIPTS`; after `NOSCRIPT` (restart,
  *   failover, `SCRIPT FLUSH`) the script is sent once with `EVAL` and cached again.
  * - The clock is the Redis server's `TIME` unless `now` is passed.
  * - The TAT is stored in integer µs; a key expires (`PX`) exactly when its state is empty.
@@ -144,30 +159,60 @@ export class RedisBackend implements FreqLimitBackend {
     params: FreqLimitParamsLike,
     options: ReserveOptions = {},
   ): Promise<Reservation> {
-    const many = await this.#reserve(
-      [{ key, params, cost: options.cost }],
-      options.maxDelay,
-      options.now,
+    const where = 'RedisBackend.reserve';
+    const p = FreqLimitParams.from(params, where);
+    const cost = checkCost(options.cost ?? 1, where);
+    const maxDelay = checkMaxDelay(options.maxDelay ?? Number.POSITIVE_INFINITY, where);
+    const now = checkNow(options.now, where);
+    const redisKey = this.redisKey(key);
+    const reply = await this.#run(
       'reserve',
+      RESERVE_SCRIPT,
+      [redisKey],
+      [
+        now === undefined ? '' : String(now),
+        maxDelay === Number.POSITIVE_INFINITY ? '' : String(maxDelay),
+        String(p.interval),
+        String(p.tau),
+        String(p.burst),
+        String(cost),
+      ],
     );
-    const each = many.each[0]!;
-    return {
-      allowed: many.allowed,
-      delay: many.delay,
-      retryAfter: many.retryAfter,
-      remaining: each.remaining,
-      resetAfter: each.resetAfter,
-    };
+    const code = integerAt(reply, 0, 1);
+    return reservationOf(code, p, cost, maxDelay, scriptNoise(injected(now)));
   }
 
   async reserveMany(
     entries: ReadonlyArray<RedisReserveManyEntry>,
     options: ReserveManyOptions = {},
   ): Promise<MultiReservation> {
+    const where = 'RedisBackend.reserveMany';
     if (!Array.isArray(entries) || entries.length === 0) {
-      throw new TypeError('RedisBackend.reserveMany: `entries` must be a non-empty array');
+      throw new TypeError(`${where}: \`entries\` must be a non-empty array`);
     }
-    return this.#reserve(entries, options.maxDelay, options.now, 'reserveMany');
+    const maxDelay = checkMaxDelay(options.maxDelay ?? Number.POSITIVE_INFINITY, where);
+    const now = checkNow(options.now, where);
+    const args: string[] = [
+      now === undefined ? '' : String(now),
+      maxDelay === Number.POSITIVE_INFINITY ? '' : String(maxDelay),
+    ];
+    const keys: string[] = [];
+    const sent: SentEntry[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const label = `${where} entry ${i}`;
+      const p = FreqLimitParams.from(entry.params, label);
+      const cost = checkCost(entry.cost ?? 1, label);
+      keys.push(this.redisKey(entry.key));
+      sent.push({ params: p, cost });
+      args.push(String(p.interval), String(p.tau), String(p.burst), String(cost));
+    }
+    if (this.#cluster && keys.length > 1) checkOneSlot(keys);
+    const reply = await this.#run('reserveMany', RESERVE_MANY_SCRIPT, keys, args);
+    const relsUs: number[] = [];
+    for (let i = 0; i < keys.length; i++) relsUs.push(integerAt(reply, i + 1, keys.length + 1));
+    const reserved = integerAt(reply, 0, keys.length + 1) === 1;
+    return multiReservationOf(reserved, relsUs, sent, maxDelay, scriptNoise(injected(now)));
   }
 
   async refund(
@@ -175,19 +220,61 @@ export class RedisBackend implements FreqLimitBackend {
     params: FreqLimitParamsLike,
     options: RefundOptions = {},
   ): Promise<void> {
-    const p = FreqLimitParams.from(params, 'RedisBackend.refund');
-    const cost = checkCost(options.cost ?? 1, 'RedisBackend.refund');
-    const now = checkNow(options.now, 'RedisBackend.refund');
-    const args = [
+    const where = 'RedisBackend.refund';
+    const p = FreqLimitParams.from(params, where);
+    const cost = checkCost(options.cost ?? 1, where);
+    const now = checkNow(options.now, where);
+    await this.#run(
       'refund',
-      now,
-      '',
-      String(p.interval),
-      String(p.tau),
-      String(p.burst),
-      String(cost),
-    ];
-    await this.#run('refund', [this.redisKey(key)], args);
+      REFUND_SCRIPT,
+      [this.redisKey(key)],
+      [now === undefined ? '' : String(now), String(p.interval), String(cost)],
+    );
+  }
+
+  /** What `key` looks like under `params` right now; reserves and changes nothing. */
+  async peek(
+    key: string,
+    params: FreqLimitParamsLike,
+    options: PeekOptions = {},
+  ): Promise<LimitStatus> {
+    const where = 'RedisBackend.peek';
+    const p = FreqLimitParams.from(params, where);
+    const now = checkNow(options.now, where);
+    const reply = await this.#run(
+      'peek',
+      PEEK_SCRIPT,
+      [this.redisKey(key)],
+      [now === undefined ? '' : String(now)],
+    );
+    return statusOf(integerAt(reply, 0, 1), p, scriptNoise(injected(now)));
+  }
+
+  /** Forget `key` on every host: the next request sees a full burst. */
+  async reset(key: string): Promise<void> {
+    await this.#run('reset', RESET_SCRIPT, [this.redisKey(key)], []);
+  }
+
+  /**
+   * Nothing passes on `key` before `now + ms`, on every host that shares this Redis (never
+   * shortens a longer wait).
+   */
+  async block(
+    key: string,
+    params: FreqLimitParamsLike,
+    ms: number,
+    options: BlockOptions = {},
+  ): Promise<void> {
+    const where = 'RedisBackend.block';
+    const p = FreqLimitParams.from(params, where);
+    checkBlockMs(ms, where);
+    const now = checkNow(options.now, where);
+    await this.#run(
+      'block',
+      BLOCK_SCRIPT,
+      [this.redisKey(key)],
+      [now === undefined ? '' : String(now), String(ms), String(p.tau)],
+    );
   }
 
   /**
@@ -208,54 +295,32 @@ export class RedisBackend implements FreqLimitBackend {
     await clearNode(this.#redis as RedisNodeLike, pattern, false);
   }
 
-  async #reserve(
-    entries: ReadonlyArray<RedisReserveManyEntry>,
-    maxDelay: number | undefined,
-    now: number | undefined,
-    what: 'reserve' | 'reserveMany',
-  ): Promise<MultiReservation> {
-    const where = `RedisBackend.${what}`;
-    const cap = checkMaxDelay(maxDelay ?? Number.POSITIVE_INFINITY, where);
-    const args: string[] = [
-      'reserve',
-      checkNow(now, where),
-      cap === Number.POSITIVE_INFINITY ? '' : String(cap),
-    ];
-    const keys: string[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      const label = what === 'reserve' ? where : `${where} entry ${i}`;
-      const p = FreqLimitParams.from(entry.params, label);
-      const cost = checkCost(entry.cost ?? 1, label);
-      keys.push(this.redisKey(entry.key));
-      args.push(String(p.interval), String(p.tau), String(p.burst), String(cost));
-    }
-    if (this.#cluster && keys.length > 1) checkOneSlot(keys);
-    const reply = await this.#run(what, keys, args);
-    return decode(reply, keys.length);
-  }
-
   /** EVALSHA, falling back to EVAL after NOSCRIPT, all within `timeout`. */
-  #run(what: string, keys: string[], args: string[]): Promise<unknown> {
+  #run(what: string, script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
     const redis = this.#redis;
     const call = async (): Promise<unknown> => {
       try {
-        return await redis.evalsha(SCRIPT_SHA, keys.length, ...keys, ...args);
+        return await redis.evalsha(script.sha1, keys.length, ...keys, ...args);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return redis.eval(GCRA_SCRIPT, keys.length, ...keys, ...args);
+        return redis.eval(script.lua, keys.length, ...keys, ...args);
       }
     };
     return withTimeout(call, this.timeout, `RedisBackend.${what}`);
   }
 }
 
-function checkNow(now: unknown, where: string): string {
-  if (now === undefined) return '';
+function checkNow(now: unknown, where: string): number | undefined {
+  if (now === undefined) return undefined;
   if (typeof now !== 'number' || !Number.isFinite(now)) {
     throw new RangeError(`${where}: \`now\` must be a finite number of ms, got ${String(now)}`);
   }
-  return String(now);
+  return now;
+}
+
+/** An injected `now` in µs as the scripts round it, or undefined on the server's clock. */
+function injected(now: number | undefined): number | undefined {
+  return now === undefined ? undefined : nowUs(now);
 }
 
 function isNoScript(error: unknown): boolean {
@@ -292,97 +357,14 @@ function withTimeout<T>(run: () => Promise<T>, timeout: number, what: string): P
   });
 }
 
-function parseNumber(value: unknown): number {
-  if (value === 'inf') return Number.POSITIVE_INFINITY;
-  const n = typeof value === 'string' ? Number(value) : Number.NaN;
-  if (Number.isNaN(n)) {
-    throw new FreqLimitError(
-      'REDIS_BAD_REPLY',
-      `RedisBackend: unexpected script reply value ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
-function decode(reply: unknown, count: number): MultiReservation {
-  if (!Array.isArray(reply) || reply.length !== 3 + 5 * count) {
-    throw new FreqLimitError(
-      'REDIS_BAD_REPLY',
-      `RedisBackend: unexpected script reply (expected ${3 + 5 * count} strings)`,
-    );
-  }
-  const each: Reservation[] = [];
-  for (let i = 0; i < count; i++) {
-    const b = 3 + 5 * i;
-    each.push({
-      allowed: reply[b] === '1',
-      delay: parseNumber(reply[b + 1]),
-      retryAfter: parseNumber(reply[b + 2]),
-      remaining: parseNumber(reply[b + 3]),
-      resetAfter: parseNumber(reply[b + 4]),
-    });
-  }
-  return {
-    allowed: reply[0] === '1',
-    delay: parseNumber(reply[1]),
-    retryAfter: parseNumber(reply[2]),
-    each,
-  };
-}
-
-/**
- * `key`, or for a key over {@link MAX_KEY_BYTES} UTF-8 bytes `#` + its SHA-256 (base64url).
- * A hash tag `{…}` of the key is kept in front of the hash (unless the prefix already has
- * one), so hashing never moves a key to another Cluster slot than its tag chose.
- */
-function shortKey(key: string, prefixHasBrace: boolean): string {
-  if (key.length * 3 <= MAX_KEY_BYTES || Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES) {
-    return key;
-  }
-  const digest = createHash('sha256').update(key, 'utf8').digest('base64url');
-  const tag = prefixHasBrace ? undefined : hashTag(key);
-  return tag === undefined || tag.length > 64 ? `#${digest}` : `{${tag}}#${digest}`;
-}
-
-/** The Redis Cluster hash tag of a key: what lies between its first `{` and the next `}`. */
-function hashTag(key: string): string | undefined {
-  const open = key.indexOf('{');
-  if (open < 0) return undefined;
-  const close = key.indexOf('}', open + 1);
-  if (close <= open + 1) return undefined;
-  return key.slice(open + 1, close);
-}
-
-/** CRC16/XMODEM, the checksum Redis Cluster uses for key slots. */
-function crc16(bytes: Uint8Array): number {
-  let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) {
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    }
-  }
-  return crc;
-}
-
-/** The Redis Cluster slot (0–16383) of a key. */
-export function clusterSlot(key: string): number {
-  const tag = hashTag(key);
-  return crc16(Buffer.from(tag ?? key, 'utf8')) % 16384;
-}
-
-function checkOneSlot(keys: string[]): void {
-  const slots = keys.map(clusterSlot);
-  if (slots.every((s) => s === slots[0])) return;
-  const list = keys.map((k, i) => `"${k}" (slot ${slots[i]})`).join(', ');
+/** Element `index` of a script reply that must be `length` integers (a bare integer for 1). */
+function integerAt(reply: unknown, index: number, length: number): number {
+  const value = Array.isArray(reply) ? (reply.length === length ? reply[index] : undefined) : reply;
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
   throw new FreqLimitError(
-    'REDIS_CROSS_SLOT',
-    `RedisBackend.reserveMany: on Redis Cluster the keys of several limits must share one slot, because they are reserved atomically in one script; got ${list}. Put a hash tag in the key (e.g. a key function returning "{user42}") or in the prefix (e.g. "{freqlimit}:")`,
+    'REDIS_BAD_REPLY',
+    `RedisBackend: unexpected script reply ${JSON.stringify(reply)} (expected ${length === 1 ? 'an integer' : `${length} integers`})`,
   );
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 async function clearNode(node: RedisNodeLike, pattern: string, cluster: boolean): Promise<void> {
