@@ -39,19 +39,34 @@ export function reservationOf(
   maxDelay: number,
   noise: number,
 ): Reservation {
-  if (code >= 0) {
-    const ahead = code / 1000 + cost * p.interval;
-    const wait = ahead - (p.tau + p.interval);
-    const next = nextRelUs(ahead, code) / 1000;
-    return {
-      allowed: true,
-      delay: wait <= noise ? 0 : wait,
-      retryAfter: 0,
-      remaining: remainingAt(next, p, noise),
-      resetAfter: next,
-    };
-  }
-  const rel = (-code - 1) / 1000;
+  return code >= 0
+    ? allowedOf(code, p, cost, noise)
+    : rejectedOf(-code - 1, p, cost, maxDelay, noise);
+}
+
+/** A reservation made on a key `relUs` µs ahead (before it). */
+function allowedOf(relUs: number, p: FreqLimitParams, cost: number, noise: number): Reservation {
+  const ahead = relUs / 1000 + cost * p.interval;
+  const wait = ahead - (p.tau + p.interval);
+  const next = nextRelUs(ahead, relUs) / 1000;
+  return {
+    allowed: true,
+    delay: wait <= noise ? 0 : wait,
+    retryAfter: 0,
+    remaining: remainingAt(next, p, noise),
+    resetAfter: next,
+  };
+}
+
+/** The rejection of a request on a key `relUs` µs ahead (state unchanged). */
+export function rejectedOf(
+  relUs: number,
+  p: FreqLimitParams,
+  cost: number,
+  maxDelay: number,
+  noise: number,
+): Reservation {
+  const rel = relUs / 1000;
   if (cost > p.burst) {
     return {
       allowed: false,
@@ -66,38 +81,84 @@ export function reservationOf(
   return { allowed: false, delay, retryAfter: delay - maxDelay, remaining: 0, resetAfter: rel };
 }
 
+/**
+ * Whether a request of `cost` on a key `relUs` µs ahead is rejected, decided as
+ * `RESERVE_SCRIPT` decides it.
+ */
+export function rejects(
+  relUs: number,
+  p: FreqLimitParams,
+  cost: number,
+  maxDelay: number,
+  noise: number,
+): boolean {
+  if (cost > p.burst) return true;
+  const wait = relUs / 1000 + cost * p.interval - (p.tau + p.interval);
+  return wait > noise && wait > maxDelay;
+}
+
+/** The stored TAT (relative, µs) after the reservation answered with `code` ≥ 0. */
+export function reservedRelUs(code: number, p: FreqLimitParams, cost: number): number {
+  return nextRelUs(code / 1000 + cost * p.interval, code);
+}
+
 /** One limit of a multi-limit reservation, as sent. */
 export interface SentEntry {
   params: FreqLimitParams;
   cost: number;
 }
 
-/** The answer of `RESERVE_MANY_SCRIPT`: `reserved` and each key's relative TAT before it. */
+/** The common delay of several limits (`Infinity`: an entry's cost exceeds its burst). */
+function commonDelay(
+  relsUs: ReadonlyArray<number>,
+  entries: ReadonlyArray<SentEntry>,
+  noise: number,
+  delays?: number[],
+): number {
+  let delay = 0;
+  let impossible = false;
+  for (let i = 0; i < entries.length; i++) {
+    const { params: p, cost } = entries[i]!;
+    if (cost > p.burst) {
+      impossible = true;
+      if (delays) delays[i] = Number.POSITIVE_INFINITY;
+      continue;
+    }
+    const wait = relsUs[i]! / 1000 + cost * p.interval - (p.tau + p.interval);
+    if (delays) delays[i] = wait <= noise ? 0 : wait;
+    if (wait > noise && wait > delay) delay = wait;
+  }
+  return impossible ? Number.POSITIVE_INFINITY : delay;
+}
+
+/** Whether `RESERVE_MANY_SCRIPT` rejects a request on keys `relsUs` µs ahead. */
+export function rejectsMany(
+  relsUs: ReadonlyArray<number>,
+  entries: ReadonlyArray<SentEntry>,
+  maxDelay: number,
+  noise: number,
+): boolean {
+  return commonDelay(relsUs, entries, noise) > maxDelay;
+}
+
+/**
+ * The answer of `RESERVE_MANY_SCRIPT`: `reserved` and each key's relative TAT before it. When
+ * reserved and `nextRelsUs` is given, it receives each key's stored relative TAT after it.
+ */
 export function multiReservationOf(
   reserved: boolean,
   relsUs: ReadonlyArray<number>,
   entries: ReadonlyArray<SentEntry>,
   maxDelay: number,
   noise: number,
+  nextRelsUs?: number[],
 ): MultiReservation {
   const count = entries.length;
   const delays: number[] = new Array(count);
-  let delay = 0;
-  let impossible = false;
-  for (let i = 0; i < count; i++) {
-    const { params: p, cost } = entries[i]!;
-    if (cost > p.burst) {
-      impossible = true;
-      delays[i] = Number.POSITIVE_INFINITY;
-      continue;
-    }
-    const wait = relsUs[i]! / 1000 + cost * p.interval - (p.tau + p.interval);
-    delays[i] = wait <= noise ? 0 : wait;
-    if (wait > noise && wait > delay) delay = wait;
-  }
+  const delay = commonDelay(relsUs, entries, noise, delays);
   const each: Reservation[] = new Array(count);
   if (!reserved) {
-    if (impossible) delay = Number.POSITIVE_INFINITY;
+    const impossible = delay === Number.POSITIVE_INFINITY;
     for (let i = 0; i < count; i++) {
       const d = delays[i]!;
       each[i] = {
@@ -115,7 +176,9 @@ export function multiReservationOf(
     const { params: p, cost } = entries[i]!;
     const rel = relsUs[i]! / 1000;
     const from = Math.max(rel, delay);
-    const next = nextRelUs(from + cost * p.interval, relsUs[i]!) / 1000;
+    const nextUs = nextRelUs(from + cost * p.interval, relsUs[i]!);
+    if (nextRelsUs) nextRelsUs[i] = nextUs;
+    const next = nextUs / 1000;
     each[i] = {
       allowed: true,
       delay: delays[i]!,

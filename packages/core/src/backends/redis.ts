@@ -22,11 +22,16 @@ import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } f
 import {
   multiReservationOf,
   nowUs,
+  rejectedOf,
+  rejects,
+  rejectsMany,
   reservationOf,
+  reservedRelUs,
   type SentEntry,
   scriptNoise,
   statusOf,
 } from './redis-answers.js';
+import { RejectionCache } from './redis-cache.js';
 import { checkOneSlot, escapeGlob, shortKey } from './redis-keys.js';
 import {
   BLOCK_SCRIPT,
@@ -80,6 +85,15 @@ export interface RedisBackendOptions {
    * while it reconnects; a request must not wait on that queue). Finite, > 0. Default 1000.
    */
   timeout?: number;
+  /**
+   * The local rejection cache: once Redis has rejected a key, this process knows a floor under
+   * its TAT, and answers every reservation that floor alone already rejects itself, exactly as
+   * Redis would, with no round trip. So a flood on an over-limit key costs Redis a handful of
+   * calls, not one per request. `maxKeys` (integer ≥ 1) bounds the floors kept, the least
+   * recently refreshed dropped first. `false` turns it off. Default `{ maxKeys: 10_000 }`.
+   * See "Failure modes" in the README for what it may keep rejecting.
+   */
+  localCache?: { maxKeys?: number } | boolean;
 }
 
 /** An entry of `reserveMany`; `params` may be a plain `{ limit, period, burst }` object. */
@@ -116,6 +130,7 @@ export class RedisBackend implements FreqLimitBackend {
   readonly timeout: number;
   readonly #redis: RedisClientLike;
   readonly #cluster: boolean;
+  readonly #cache: RejectionCache | undefined;
 
   constructor(redis: RedisClientLike, options: RedisBackendOptions = {}) {
     if (
@@ -129,9 +144,11 @@ export class RedisBackend implements FreqLimitBackend {
       );
     }
     if (options === null || typeof options !== 'object') {
-      throw new TypeError('RedisBackend: `options` must be an object { prefix?, timeout? }');
+      throw new TypeError(
+        'RedisBackend: `options` must be an object { prefix?, timeout?, localCache? }',
+      );
     }
-    const { prefix = 'freqlimit:', timeout = 1000 } = options;
+    const { prefix = 'freqlimit:', timeout = 1000, localCache = true } = options;
     if (typeof prefix !== 'string') {
       throw new TypeError(`RedisBackend: \`prefix\` must be a string, got ${typeof prefix}`);
     }
@@ -144,6 +161,7 @@ export class RedisBackend implements FreqLimitBackend {
     this.#cluster = redis.isCluster === true && typeof redis.nodes === 'function';
     this.prefix = prefix;
     this.timeout = timeout;
+    this.#cache = cacheOf(localCache);
   }
 
   /** The Redis key that holds `key`'s state (after prefixing and, for long keys, hashing). */
@@ -165,12 +183,26 @@ export class RedisBackend implements FreqLimitBackend {
     const maxDelay = checkMaxDelay(options.maxDelay ?? Number.POSITIVE_INFINITY, where);
     const now = checkNow(options.now, where);
     const redisKey = this.redisKey(key);
+    const cache = this.#cache;
+    const injected = now !== undefined;
+    const noise = scriptNoise(injected ? nowUs(now) : undefined);
+    if (cache !== undefined) {
+      const floor = cache.floor(redisKey, injected);
+      if (floor !== undefined) {
+        const relUs = Math.max(0, floor - timelineUs(now));
+        if (rejects(relUs, p, cost, maxDelay, noise)) {
+          return rejectedOf(relUs, p, cost, maxDelay, noise);
+        }
+      }
+    }
+    const sentUs = timelineUs(now);
+    const generation = cache?.generation ?? 0;
     const reply = await this.#run(
       'reserve',
       RESERVE_SCRIPT,
       [redisKey],
       [
-        now === undefined ? '' : String(now),
+        injected ? String(now) : '',
         maxDelay === Number.POSITIVE_INFINITY ? '' : String(maxDelay),
         String(p.interval),
         String(p.tau),
@@ -179,7 +211,13 @@ export class RedisBackend implements FreqLimitBackend {
       ],
     );
     const code = integerAt(reply, 0, 1);
-    return reservationOf(code, p, cost, maxDelay, scriptNoise(injected(now)));
+    if (cache !== undefined) {
+      if (code < 0) cache.set(redisKey, sentUs - code - 1, injected, generation);
+      else if (cache.has(redisKey)) {
+        cache.refresh(redisKey, sentUs + reservedRelUs(code, p, cost), injected, generation);
+      }
+    }
+    return reservationOf(code, p, cost, maxDelay, noise);
   }
 
   async reserveMany(
@@ -192,8 +230,9 @@ export class RedisBackend implements FreqLimitBackend {
     }
     const maxDelay = checkMaxDelay(options.maxDelay ?? Number.POSITIVE_INFINITY, where);
     const now = checkNow(options.now, where);
+    const injected = now !== undefined;
     const args: string[] = [
-      now === undefined ? '' : String(now),
+      injected ? String(now) : '',
       maxDelay === Number.POSITIVE_INFINITY ? '' : String(maxDelay),
     ];
     const keys: string[] = [];
@@ -208,11 +247,36 @@ export class RedisBackend implements FreqLimitBackend {
       args.push(String(p.interval), String(p.tau), String(p.burst), String(cost));
     }
     if (this.#cluster && keys.length > 1) checkOneSlot(keys);
+    const noise = scriptNoise(injected ? nowUs(now) : undefined);
+    const cache = this.#cache;
+    if (cache !== undefined) {
+      // Answered here only when every key has a floor: each entry's figures need its state.
+      const at = timelineUs(now);
+      const relsUs: number[] = [];
+      for (const redisKey of keys) {
+        const floor = cache.floor(redisKey, injected);
+        if (floor === undefined) break;
+        relsUs.push(Math.max(0, floor - at));
+      }
+      if (relsUs.length === keys.length && rejectsMany(relsUs, sent, maxDelay, noise)) {
+        return multiReservationOf(false, relsUs, sent, maxDelay, noise);
+      }
+    }
+    const sentUs = timelineUs(now);
+    const generation = cache?.generation ?? 0;
     const reply = await this.#run('reserveMany', RESERVE_MANY_SCRIPT, keys, args);
     const relsUs: number[] = [];
     for (let i = 0; i < keys.length; i++) relsUs.push(integerAt(reply, i + 1, keys.length + 1));
     const reserved = integerAt(reply, 0, keys.length + 1) === 1;
-    return multiReservationOf(reserved, relsUs, sent, maxDelay, scriptNoise(injected(now)));
+    const nextRelsUs: number[] = [];
+    const answer = multiReservationOf(reserved, relsUs, sent, maxDelay, noise, nextRelsUs);
+    if (cache !== undefined) {
+      for (let i = 0; i < keys.length; i++) {
+        if (!reserved) cache.set(keys[i]!, sentUs + relsUs[i]!, injected, generation);
+        else cache.refresh(keys[i]!, sentUs + nextRelsUs[i]!, injected, generation);
+      }
+    }
+    return answer;
   }
 
   async refund(
@@ -224,10 +288,12 @@ export class RedisBackend implements FreqLimitBackend {
     const p = FreqLimitParams.from(params, where);
     const cost = checkCost(options.cost ?? 1, where);
     const now = checkNow(options.now, where);
+    const redisKey = this.redisKey(key);
+    this.#cache?.drop(redisKey);
     await this.#run(
       'refund',
       REFUND_SCRIPT,
-      [this.redisKey(key)],
+      [redisKey],
       [now === undefined ? '' : String(now), String(p.interval), String(cost)],
     );
   }
@@ -241,18 +307,25 @@ export class RedisBackend implements FreqLimitBackend {
     const where = 'RedisBackend.peek';
     const p = FreqLimitParams.from(params, where);
     const now = checkNow(options.now, where);
+    const redisKey = this.redisKey(key);
+    const sentUs = timelineUs(now);
+    const generation = this.#cache?.generation ?? 0;
     const reply = await this.#run(
       'peek',
       PEEK_SCRIPT,
-      [this.redisKey(key)],
+      [redisKey],
       [now === undefined ? '' : String(now)],
     );
-    return statusOf(integerAt(reply, 0, 1), p, scriptNoise(injected(now)));
+    const relUs = integerAt(reply, 0, 1);
+    this.#cache?.refresh(redisKey, sentUs + relUs, now !== undefined, generation);
+    return statusOf(relUs, p, scriptNoise(now === undefined ? undefined : nowUs(now)));
   }
 
   /** Forget `key` on every host: the next request sees a full burst. */
   async reset(key: string): Promise<void> {
-    await this.#run('reset', RESET_SCRIPT, [this.redisKey(key)], []);
+    const redisKey = this.redisKey(key);
+    this.#cache?.drop(redisKey);
+    await this.#run('reset', RESET_SCRIPT, [redisKey], []);
   }
 
   /**
@@ -269,12 +342,17 @@ export class RedisBackend implements FreqLimitBackend {
     const p = FreqLimitParams.from(params, where);
     checkBlockMs(ms, where);
     const now = checkNow(options.now, where);
-    await this.#run(
+    const redisKey = this.redisKey(key);
+    const sentUs = timelineUs(now);
+    const generation = this.#cache?.generation ?? 0;
+    const reply = await this.#run(
       'block',
       BLOCK_SCRIPT,
-      [this.redisKey(key)],
+      [redisKey],
       [now === undefined ? '' : String(now), String(ms), String(p.tau)],
     );
+    // A blocked key rejects everything until then: answer that here from now on.
+    this.#cache?.set(redisKey, sentUs + integerAt(reply, 0, 1), now !== undefined, generation);
   }
 
   /**
@@ -282,6 +360,7 @@ export class RedisBackend implements FreqLimitBackend {
    * nothing else. Not atomic: keys written meanwhile may survive.
    */
   async clear(): Promise<void> {
+    this.#cache?.clear();
     const pattern = `${escapeGlob(this.prefix)}*`;
     if (this.#cluster) {
       const masters = this.#redis.nodes!('master');
@@ -318,9 +397,29 @@ function checkNow(now: unknown, where: string): number | undefined {
   return now;
 }
 
-/** An injected `now` in µs as the scripts round it, or undefined on the server's clock. */
-function injected(now: number | undefined): number | undefined {
-  return now === undefined ? undefined : nowUs(now);
+/**
+ * Now on the timeline of the call, in µs: the injected `now` as the scripts round it, or this
+ * process's monotonic clock (never the wall clock, which may disagree with Redis's).
+ */
+function timelineUs(now: number | undefined): number {
+  return now === undefined ? performance.now() * 1000 : nowUs(now);
+}
+
+function cacheOf(option: unknown): RejectionCache | undefined {
+  if (option === false) return undefined;
+  if (option === true) return new RejectionCache(10_000);
+  if (option === null || typeof option !== 'object') {
+    throw new TypeError(
+      `RedisBackend: \`localCache\` must be { maxKeys? } or false, got ${String(option)}`,
+    );
+  }
+  const { maxKeys = 10_000 } = option as { maxKeys?: unknown };
+  if (typeof maxKeys !== 'number' || !Number.isInteger(maxKeys) || maxKeys < 1) {
+    throw new RangeError(
+      `RedisBackend: \`localCache.maxKeys\` must be an integer ≥ 1, got ${String(maxKeys)}`,
+    );
+  }
+  return new RejectionCache(maxKeys);
 }
 
 function isNoScript(error: unknown): boolean {
