@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ModelBackend } from '../test/model.js';
 import { InMemoryBackend } from './backends/memory.js';
-import { gcraRefund, gcraReserve, gcraReserveMany, gcraStep } from './gcra.js';
+import { gcraBlock, gcraPeek, gcraRefund, gcraReserve, gcraReserveMany, gcraStep } from './gcra.js';
 import { FreqLimitParams } from './params.js';
 
 const P = (limit: number, period: number, burst = 1) =>
@@ -463,6 +463,123 @@ describe('multiple limits', () => {
   });
 });
 
+describe('one rounding rule for delay and remaining', () => {
+  it('repro (issue 10): an epoch-ms reservation that leaves a free cell reports it', () => {
+    const p = P(40, 2462.5443689445183, 3);
+    const now = 1700803288859.031;
+    const { reservation, tat } = gcraReserve(now, now + p.interval, p);
+    expect(reservation).toMatchObject({ allowed: true, delay: 0 });
+    // The next unit-cost request passes with no delay, so one is remaining (was 0).
+    expect(gcraStep(now, tat, p).delay).toBe(0);
+    expect(reservation.remaining).toBe(1);
+  });
+
+  /** Params with arbitrary float periods, where absolute epoch times leave rounding noise. */
+  const params = fc
+    .record({
+      limit: fc.integer({ min: 1, max: 1000 }),
+      period: fc.double({ min: 0.01, max: 3_600_000, noNaN: true }),
+      burst: fc.integer({ min: 1, max: 20 }),
+    })
+    .map((init) => new FreqLimitParams(init));
+
+  it.each([
+    ['small clocks', 0],
+    ['epoch-ms clocks', EPOCH],
+  ])('remaining > 0 exactly when a unit-cost request would pass with no delay (%s)', (_, t0) => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: 0, max: 1e7, noNaN: true }),
+        params,
+        // TATs a whole number of intervals ahead (the boundary), give or take float noise.
+        fc.option(
+          fc.tuple(
+            fc.integer({ min: -2, max: 25 }),
+            fc.double({ min: -1e-3, max: 1e-3, noNaN: true }),
+          ),
+          { nil: undefined },
+        ),
+        fc.oneof(fc.constant(1), fc.double({ min: 1e-3, max: 20, noNaN: true })),
+        (offset, p, ahead, cost) => {
+          const now = t0 + offset;
+          const tat = ahead === undefined ? undefined : now + ahead[0] * p.interval + ahead[1];
+          const { reservation, tat: next } = gcraReserve(now, tat, p, cost);
+          if (!reservation.allowed) return; // cost > burst
+          const passes = gcraStep(now, next, p, 1).delay === 0;
+          expect(reservation.remaining > 0).toBe(passes);
+          // And the count: unit requests one after the other pass `remaining` times (give or
+          // take one where the chained absolute TATs round across the boundary; intervals
+          // below 10 µs at epoch ms are within a few ulps of the clock, too fine to chain).
+          if (p.interval < 0.01) return;
+          let t = next;
+          let passed = 0;
+          while (passed <= p.burst && gcraStep(now, t, p, 1).delay === 0) {
+            t = gcraStep(now, t, p, 1).tat;
+            passed++;
+          }
+          expect(Math.abs(passed - reservation.remaining)).toBeLessThanOrEqual(1);
+          expect(reservation.remaining).toBeLessThanOrEqual(p.burst);
+          // The same for the multi-limit form.
+          const many = gcraReserveMany(now, [tat], [{ params: p, cost }]);
+          expect(many.reservation.each[0]!.remaining).toBe(reservation.remaining);
+        },
+      ),
+      { numRuns: 3000 },
+    );
+  });
+});
+
+describe('plain params in the pure functions', () => {
+  const plain = { limit: 1, period: 1000 };
+
+  it('repro (issue 10): a plain object is validated and used, never NaN', () => {
+    expect(gcraStep(0, undefined, plain)).toEqual({ tat: 1000, delay: 0 });
+    const { reservation, tat } = gcraReserve(0, undefined, plain);
+    expect(reservation).toEqual({
+      allowed: true,
+      delay: 0,
+      retryAfter: 0,
+      remaining: 0,
+      resetAfter: 1000,
+    });
+    expect(tat).toBe(1000);
+    expect(gcraReserve(0, 1000, { ...plain, burst: 2 }).reservation.remaining).toBe(0);
+    expect(gcraReserveMany(0, [undefined], [{ params: plain }]).tats).toEqual([1000]);
+    expect(gcraRefund(0, 3000, plain)).toBe(2000);
+  });
+
+  it.each([
+    [{ limit: 1 }, TypeError, /`period`/],
+    [{ limit: Number.NaN, period: 1000 }, RangeError, /`limit`/],
+    [{ limit: 1, period: 1000, burst: 0 }, RangeError, /`burst`/],
+    [{ limit: 1, period: -5 }, RangeError, /`period`/],
+    [null, TypeError, /expected an object/],
+  ])('invalid plain params %j throw, naming the field', (bad, type, message) => {
+    const p = bad as unknown as FreqLimitParams;
+    for (const call of [
+      () => gcraStep(0, undefined, p),
+      () => gcraReserve(0, undefined, p),
+      () => gcraReserveMany(0, [undefined], [{ params: p }]),
+      () => gcraRefund(0, 10, p),
+    ]) {
+      expect(call).toThrow(type);
+      expect(call).toThrow(message);
+    }
+  });
+
+  it('now and tat must be finite numbers', () => {
+    const p = P(1, 1000);
+    expect(() => gcraStep(Number.NaN, undefined, p)).toThrow(/`now`/);
+    expect(() => gcraStep(0, Number.NaN, p)).toThrow(/`tat`/);
+    expect(() => gcraReserve(0, Number.POSITIVE_INFINITY, p)).toThrow(/`tat`/);
+    expect(() =>
+      gcraReserveMany(0, [undefined, Number.NaN], [{ params: p }, { params: p }]),
+    ).toThrow(/`tat`/);
+    expect(() => gcraReserveMany(0, [], [{ params: p }])).toThrow(/`tats`/);
+    expect(() => gcraRefund(Number.NaN, 5, p)).toThrow(/`now`/);
+  });
+});
+
 describe('gcraRefund', () => {
   it.each([
     // now, tat, limit, period, cost → tat
@@ -475,4 +592,120 @@ describe('gcraRefund', () => {
   ])('now %d, tat %s, %d/%d, cost %d → %s', (now, tat, limit, period, cost, want) => {
     expect(gcraRefund(now, tat, P(limit, period), cost)).toBe(want);
   });
+});
+
+describe('gcraPeek', () => {
+  it.each([
+    // now, tat, limit, period, burst → remaining, resetAfter, retryAfter
+    [0, undefined, 10, 1000, 4, 4, 0, 0],
+    [0, 100, 10, 1000, 4, 3, 100, 0],
+    [0, 300, 10, 1000, 4, 1, 300, 0],
+    [0, 400, 10, 1000, 4, 0, 400, 100],
+    [0, 450, 10, 1000, 4, 0, 450, 150],
+    [500, 450, 10, 1000, 4, 4, 0, 0],
+    [0, 2000, 1, 1000, 1, 0, 2000, 2000],
+  ])(
+    'now %d, tat %s, %d/%d burst %d → remaining %d, resetAfter %d, retryAfter %d',
+    (now, tat, limit, period, burst, remaining, resetAfter, retryAfter) => {
+      expect(gcraPeek(now, tat, P(limit, period, burst))).toEqual({
+        remaining,
+        resetAfter,
+        retryAfter,
+      });
+    },
+  );
+
+  it('agrees with what a reservation at the same now would see (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, EPOCH),
+        fc.double({ min: 0, max: 1e6, noNaN: true }),
+        fc
+          .record({
+            limit: fc.integer({ min: 1, max: 100 }),
+            period: fc.double({ min: 1, max: 100_000, noNaN: true }),
+            burst: fc.integer({ min: 1, max: 10 }),
+          })
+          .map((init) => new FreqLimitParams(init)),
+        fc.option(fc.double({ min: -1e5, max: 1e5, noNaN: true }), { nil: undefined }),
+        (origin, offset, p, ahead) => {
+          const now = origin + offset;
+          const tat = ahead === undefined ? undefined : now + ahead;
+          const status = gcraPeek(now, tat, p);
+          const step = gcraStep(now, tat, p, 1);
+          expect(status.retryAfter).toBe(step.delay);
+          expect(status.remaining > 0).toBe(status.retryAfter === 0);
+          expect(status.resetAfter).toBe(tat !== undefined && tat > now ? tat - now : 0);
+          expect(status.remaining).toBeLessThanOrEqual(p.burst);
+          // A reservation after it leaves one fewer (a unit request took one).
+          const r = gcraReserve(now, tat, p, 1, 0).reservation;
+          expect(r.allowed).toBe(status.remaining > 0);
+          if (r.allowed)
+            expect(Math.abs(r.remaining - (status.remaining - 1))).toBeLessThanOrEqual(1);
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('validates plain params, now and tat', () => {
+    expect(gcraPeek(0, undefined, { limit: 2, period: 1000, burst: 3 })).toEqual({
+      remaining: 3,
+      resetAfter: 0,
+      retryAfter: 0,
+    });
+    expect(() => gcraPeek(0, undefined, { limit: 2 } as never)).toThrow(/`period`/);
+    expect(() => gcraPeek(Number.NaN, undefined, P(1, 1))).toThrow(/`now`/);
+  });
+});
+
+describe('gcraBlock', () => {
+  it.each([
+    // now, tat, limit, period, burst, ms → tat
+    [0, undefined, 1, 1000, 1, 5000, 5000],
+    [0, undefined, 10, 1000, 5, 5000, 5400],
+    [0, 9000, 1, 1000, 1, 5000, 9000],
+    [0, 3000, 1, 1000, 1, 5000, 5000],
+    [7000, 3000, 1, 1000, 1, 5000, 12000],
+    [0, undefined, 1, 1000, 1, 0, undefined],
+    [0, undefined, 10, 1000, 3, 0, 200],
+  ])('now %d, tat %s, %d/%d burst %d, ms %d → %s', (now, tat, limit, period, burst, ms, want) => {
+    expect(gcraBlock(now, tat, P(limit, period, burst), ms)).toBe(want);
+  });
+
+  it('never shortens a wait; nothing passes before now + ms, one passes at it (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, EPOCH),
+        fc.integer({ min: 1, max: 50 }),
+        fc.integer({ min: 1, max: 60_000 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.option(fc.integer({ min: -10_000, max: 100_000 }), { nil: undefined }),
+        fc.integer({ min: 0, max: 100_000 }),
+        (now, limit, period, burst, ahead, ms) => {
+          const p = P(limit, period, burst);
+          const tat = ahead === undefined ? undefined : now + ahead;
+          const blocked = gcraBlock(now, tat, p, ms);
+          const before = gcraPeek(now, tat, p).retryAfter;
+          const after = gcraPeek(now, blocked, p).retryAfter;
+          expect(after).toBeGreaterThanOrEqual(before);
+          // Within float noise of epoch-ms absolute times.
+          expect(after).toBeGreaterThanOrEqual(ms - 1e-3);
+          if (ms > 0 && before <= ms) {
+            expect(gcraReserve(now + ms - 0.01, blocked, p, 1, 0).reservation.allowed).toBe(false);
+            expect(gcraReserve(now + ms, blocked, p, 1, 0).reservation.allowed).toBe(true);
+          }
+        },
+      ),
+      { numRuns: 1000 },
+    );
+  });
+
+  it.each([Number.NaN, -1, Number.POSITIVE_INFINITY, 1e13, '5', undefined])(
+    'ms %s is a RangeError naming `ms`',
+    (ms) => {
+      expect(() => gcraBlock(0, undefined, P(1, 1000), ms as number)).toThrow(RangeError);
+      expect(() => gcraBlock(0, undefined, P(1, 1000), ms as number)).toThrow(/`ms`/);
+    },
+  );
 });

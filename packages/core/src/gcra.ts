@@ -4,15 +4,42 @@
  * Times are ms; `tat` (theoretical arrival time) is `undefined` for an empty key.
  */
 
-import type { MultiReservation, Reservation } from './backend.js';
-import { checkCost, checkMaxDelay, type FreqLimitParams } from './params.js';
+import type { LimitStatus, MultiReservation, Reservation } from './backend.js';
+import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from './params.js';
 
 /**
  * Delays below this (1 ns) are float noise from summing intervals, not a real wait. At
  * epoch-ms magnitudes a double only resolves ~0.24 µs, so the threshold grows to about one
- * ulp of `now` there (see gcraStep); still well below 1 µs.
+ * ulp of `now` there (see {@link noiseAt}); still well below 1 µs.
  */
 const NOISE = 1e-6;
+
+/**
+ * The one rounding rule of the algorithm: a wait of at most this many ms at `now` is float
+ * noise, not a wait. It decides both whether a request needs a delay and how many requests
+ * `remaining` counts, so the two can never disagree. A retry at `now + retryAfter` rounds to
+ * the resolution of `now`; that rounding must not turn an exact fit into a tiny positive
+ * delay (a rejection under `maxDelay: 0`). Shared with the backends (not a public export).
+ */
+export function noiseAt(now: number): number {
+  return Math.max(NOISE, Math.abs(now) * Number.EPSILON);
+}
+
+/** `params` as validated `FreqLimitParams` (a plain object is checked like the constructor does). */
+function toParams(params: FreqLimitParamsLike, where: string): FreqLimitParams {
+  return params instanceof FreqLimitParams ? params : new FreqLimitParams(params, where);
+}
+
+function checkTime(now: unknown, tat: unknown, where: string): void {
+  if (typeof now !== 'number' || !Number.isFinite(now)) {
+    throw new RangeError(`${where}: \`now\` must be a finite number of ms, got ${String(now)}`);
+  }
+  if (tat !== undefined && (typeof tat !== 'number' || !Number.isFinite(tat))) {
+    throw new RangeError(
+      `${where}: \`tat\` must be a finite number of ms or undefined, got ${String(tat)}`,
+    );
+  }
+}
 
 /** Result of one GCRA step: the key's new TAT and the wait before the request may proceed. */
 export interface GcraStepResult {
@@ -24,7 +51,9 @@ export interface GcraStepResult {
 
 /**
  * One GCRA step for a request of `cost` cells arriving at `now` on a key whose TAT is `tat`.
- * Pure; does not decide admission (see {@link gcraReserve}).
+ * Pure; does not decide admission (see {@link gcraReserve}). `params` may be a plain
+ * `{ limit, period, burst }`, validated like `new FreqLimitParams`; `now` and `tat` must be
+ * finite. A delay within float noise of `now` (at most `max(1e-6, |now|·2⁻⁵²)` ms) is 0.
  *
  * @example
  * const p = new FreqLimitParams({ limit: 1, period: 1000 });
@@ -34,22 +63,36 @@ export interface GcraStepResult {
 export function gcraStep(
   now: number,
   tat: number | undefined,
-  params: FreqLimitParams,
+  params: FreqLimitParamsLike,
   cost = 1,
 ): GcraStepResult {
   checkCost(cost, 'gcraStep');
+  checkTime(now, tat, 'gcraStep');
+  return step(now, tat, toParams(params, 'gcraStep'), cost);
+}
+
+function step(
+  now: number,
+  tat: number | undefined,
+  params: FreqLimitParams,
+  cost: number,
+): GcraStepResult {
   const base = tat === undefined || tat < now ? now : tat;
   const ahead = base - now + cost * params.interval;
   const delay = ahead - (params.tau + params.interval);
-  // A retry at `now + retryAfter` rounds to the resolution of `now`; that rounding must not
-  // turn an exact fit into a tiny positive delay (a rejection under maxDelay = 0).
-  const noise = Math.max(NOISE, Math.abs(now) * Number.EPSILON);
-  return { tat: base + cost * params.interval, delay: delay > noise ? delay : 0 };
+  return { tat: base + cost * params.interval, delay: delay > noiseAt(now) ? delay : 0 };
 }
 
-function remainingAfter(ahead: number, params: FreqLimitParams): number {
-  const r = Math.floor((params.tau + params.interval - ahead) / params.interval + 1e-9);
-  return Math.max(r, 0);
+/**
+ * Unit-cost requests that could pass at `now` with no delay on a key `rel` ms ahead of now
+ * (`tat − now`, 0 for an empty key). The first one is decided by exactly gcraStep's test, with
+ * the same noise, so `remaining > 0` exactly when a unit-cost request would pass with no delay.
+ * Shared with the backends (not a public export).
+ */
+export function remainingAt(rel: number, params: FreqLimitParams, noise: number): number {
+  const { interval, tau } = params;
+  if (rel + interval - (tau + interval) > noise) return 0;
+  return Math.max(1, Math.floor((tau + interval - rel + noise) / interval));
 }
 
 /** A reservation and the key's state after it (`undefined`: empty, drop the key). */
@@ -79,18 +122,25 @@ function rejected(
 
 /**
  * The conditional reservation of the spec: reserve `cost` cells unless the delay exceeds
- * `maxDelay` (ms), in which case the state is left unchanged.
+ * `maxDelay` (ms), in which case the state is left unchanged. `params` may be a plain
+ * `{ limit, period, burst }`, validated like `new FreqLimitParams` (errors name the field).
+ *
+ * @example
+ * const { reservation, tat } = gcraReserve(0, undefined, { limit: 1, period: 1000 }, 1, 0);
+ * // reservation: { allowed: true, delay: 0, retryAfter: 0, remaining: 0, resetAfter: 1000 }
  */
 export function gcraReserve(
   now: number,
   tat: number | undefined,
-  params: FreqLimitParams,
+  paramsLike: FreqLimitParamsLike,
   cost = 1,
   maxDelay = Number.POSITIVE_INFINITY,
 ): GcraDecision {
   checkCost(cost, 'reserve');
   // NaN would silently mean "wait forever" (no delay is > NaN).
   checkMaxDelay(maxDelay, 'reserve');
+  checkTime(now, tat, 'reserve');
+  const params = toParams(paramsLike, 'reserve');
   const current = live(tat, now);
   if (cost > params.burst) {
     return {
@@ -98,32 +148,36 @@ export function gcraReserve(
       tat: current,
     };
   }
-  const step = gcraStep(now, current, params, cost);
-  if (step.delay > maxDelay) {
-    return { reservation: rejected(step.delay, step.delay - maxDelay, current, now), tat: current };
+  const next = step(now, current, params, cost);
+  if (next.delay > maxDelay) {
+    return { reservation: rejected(next.delay, next.delay - maxDelay, current, now), tat: current };
   }
   const ahead = (current === undefined ? 0 : current - now) + cost * params.interval;
   return {
     reservation: {
       allowed: true,
-      delay: step.delay,
+      delay: next.delay,
       retryAfter: 0,
-      remaining: remainingAfter(ahead, params),
+      // Counted on the TAT as stored, the one the next call will see.
+      remaining: remainingAt(next.tat - now, params, noiseAt(now)),
       resetAfter: ahead,
     },
-    tat: step.tat,
+    tat: next.tat,
   };
 }
 
 /** One limit of {@link gcraReserveMany}. */
 export interface GcraManyEntry {
-  params: FreqLimitParams;
+  /** The limit; a plain `{ limit, period, burst }` is validated like `new FreqLimitParams`. */
+  params: FreqLimitParamsLike;
+  /** Cells for this limit. Default 1. */
   cost?: number;
 }
 
 /**
  * Several limits, all or nothing: the request is emitted at `E = now + max(delay_i)` and every
  * limit is accounted at `E`, so a later request on one limit alone cannot slip in before it.
+ * `tats[i]` is the TAT of entry `i` (`undefined`: empty).
  */
 export function gcraReserveMany(
   now: number,
@@ -132,19 +186,30 @@ export function gcraReserveMany(
   maxDelay = Number.POSITIVE_INFINITY,
 ): { reservation: MultiReservation; tats: Array<number | undefined> } {
   checkMaxDelay(maxDelay, 'reserveMany');
-  const current = tats.map((t) => live(t, now));
+  checkTime(now, undefined, 'reserveMany');
+  if (tats.length !== entries.length) {
+    throw new RangeError(
+      `reserveMany: \`tats\` must hold one TAT per entry (${entries.length}), got ${tats.length}`,
+    );
+  }
+  const current = tats.map((t, i) => {
+    checkTime(now, t, `reserveMany entry ${i}`);
+    return live(t, now);
+  });
+  const params = entries.map((e, i) => toParams(e.params, `reserveMany entry ${i}`));
   const delays: number[] = [];
   let delay = 0;
   let impossible = false;
   for (let i = 0; i < entries.length; i++) {
-    const { params, cost = 1 } = entries[i]!;
+    const { cost = 1 } = entries[i]!;
+    const p = params[i]!;
     checkCost(cost, `reserveMany entry ${i}`);
-    if (cost > params.burst) {
+    if (cost > p.burst) {
       impossible = true;
       delays.push(Number.POSITIVE_INFINITY);
       continue;
     }
-    const d = gcraStep(now, current[i], params, cost).delay;
+    const d = step(now, current[i], p, cost).delay;
     delays.push(d);
     if (d > delay) delay = d;
   }
@@ -172,33 +237,107 @@ export function gcraReserveMany(
   }
   const each: Reservation[] = [];
   const next: number[] = [];
+  const noise = noiseAt(now);
   for (let i = 0; i < entries.length; i++) {
-    const { params, cost = 1 } = entries[i]!;
+    const { cost = 1 } = entries[i]!;
+    const p = params[i]!;
     const t = current[i];
     // Accounted at the emission time E = now + delay, expressed relative to now.
-    const ahead = (t !== undefined && t - now > delay ? t - now : delay) + cost * params.interval;
-    next.push(now + ahead);
+    const ahead = (t !== undefined && t - now > delay ? t - now : delay) + cost * p.interval;
+    const tat = now + ahead;
+    next.push(tat);
     each.push({
       allowed: true,
       delay: delays[i]!,
       retryAfter: 0,
-      remaining: remainingAfter(ahead, params),
+      remaining: remainingAt(tat - now, p, noise),
       resetAfter: ahead,
     });
   }
   return { reservation: { allowed: true, delay, retryAfter: 0, each }, tats: next };
 }
 
-/** The state after giving back `cost` cells: TAT moves back by `cost·T`, never below `now`. */
+/**
+ * The state after giving back `cost` cells: TAT moves back by `cost·T`, never below `now`
+ * (`undefined`: the key is empty).
+ */
 export function gcraRefund(
   now: number,
   tat: number | undefined,
-  params: FreqLimitParams,
+  params: FreqLimitParamsLike,
   cost = 1,
 ): number | undefined {
   checkCost(cost, 'refund');
+  checkTime(now, tat, 'refund');
+  const p = toParams(params, 'refund');
   const current = live(tat, now);
   if (current === undefined) return undefined;
-  const back = current - cost * params.interval;
+  const back = current - cost * p.interval;
   return back > now ? back : undefined;
+}
+
+/** The longest `block` accepted, in ms (10¹² ms, about 31.7 years): "for good", in practice. */
+export const MAX_BLOCK_MS = 1e12;
+
+/** Validates the `ms` of a `block`: a finite number of ms, 0 ≤ ms ≤ {@link MAX_BLOCK_MS}. */
+export function checkBlockMs(ms: unknown, where = 'block'): number {
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0 || ms > MAX_BLOCK_MS) {
+    throw new RangeError(
+      `${where}: \`ms\` must be a finite number of ms, 0 ≤ ms ≤ ${MAX_BLOCK_MS}, got ${String(ms)}`,
+    );
+  }
+  return ms;
+}
+
+/**
+ * What a key looks like at `now`, without reserving anything: how many unit-cost requests
+ * would pass at once, when the key is back to a full burst, and when the next unit-cost
+ * request would pass with no delay. Uses the same rounding rule as {@link gcraReserve}, so
+ * `remaining > 0` exactly when `retryAfter === 0`.
+ *
+ * @example
+ * const p = new FreqLimitParams({ limit: 2, period: 1000, burst: 2 });
+ * gcraPeek(0, undefined, p); // { remaining: 2, resetAfter: 0, retryAfter: 0 }
+ * gcraPeek(0, 1000, p);      // { remaining: 0, resetAfter: 1000, retryAfter: 500 }
+ */
+export function gcraPeek(
+  now: number,
+  tat: number | undefined,
+  params: FreqLimitParamsLike,
+): LimitStatus {
+  checkTime(now, tat, 'peek');
+  const p = toParams(params, 'peek');
+  const current = live(tat, now);
+  const rel = current === undefined ? 0 : current - now;
+  return {
+    remaining: remainingAt(rel, p, noiseAt(now)),
+    resetAfter: rel,
+    retryAfter: step(now, current, p, 1).delay,
+  };
+}
+
+/**
+ * The state after blocking a key for `ms` ms: nothing passes before `now + ms`, and at
+ * `now + ms` a unit-cost request passes. `tat = max(tat ?? now, now + ms + tau)`, so a block
+ * never shortens a wait that is already longer. `undefined`: the key stays empty (`ms` and
+ * `tau` both 0). `ms` is finite, 0 ≤ ms ≤ {@link MAX_BLOCK_MS}; anything else is a `RangeError`.
+ *
+ * @example
+ * const p = new FreqLimitParams({ limit: 1, period: 1000 });
+ * gcraBlock(0, undefined, p, 30_000); // 30000: the next request waits until then
+ * gcraBlock(0, 60_000, p, 30_000);    // 60000: an existing longer wait is kept
+ */
+export function gcraBlock(
+  now: number,
+  tat: number | undefined,
+  params: FreqLimitParamsLike,
+  ms: number,
+): number | undefined {
+  checkBlockMs(ms, 'block');
+  checkTime(now, tat, 'block');
+  const p = toParams(params, 'block');
+  const current = live(tat, now);
+  const until = now + (ms + p.tau);
+  const next = current !== undefined && current > until ? current : until;
+  return next > now ? next : undefined;
 }

@@ -6,8 +6,11 @@
  */
 
 export type {
+  BlockOptions,
   FreqLimitBackend,
+  LimitStatus,
   MultiReservation,
+  PeekOptions,
   RefundOptions,
   Reservation,
   ReserveManyEntry,
@@ -27,6 +30,8 @@ export {
   type GcraDecision,
   type GcraManyEntry,
   type GcraStepResult,
+  gcraBlock,
+  gcraPeek,
   gcraRefund,
   gcraReserve,
   gcraReserveMany,

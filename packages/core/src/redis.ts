@@ -6,12 +6,20 @@
  */
 
 export {
-  clusterSlot,
-  MAX_KEY_BYTES,
   RedisBackend,
   type RedisBackendOptions,
   type RedisClientLike,
   type RedisNodeLike,
   type RedisReserveManyEntry,
 } from './backends/redis.js';
-export { GCRA_SCRIPT } from './backends/redis-script.js';
+export { clusterSlot, MAX_KEY_BYTES } from './backends/redis-keys.js';
+export {
+  BLOCK_SCRIPT,
+  PEEK_SCRIPT,
+  REDIS_SCRIPTS,
+  REFUND_SCRIPT,
+  RESERVE_MANY_SCRIPT,
+  RESERVE_SCRIPT,
+  RESET_SCRIPT,
+  type RedisScript,
+} from './backends/redis-scripts.js';

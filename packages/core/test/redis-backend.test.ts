@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
 import { Redis as Redis5 } from 'ioredis';
 import { Redis as Redis6 } from 'ioredis6';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -5,7 +7,7 @@ import { InMemoryBackend } from '../src/backends/memory.js';
 import { BackendTimeoutError } from '../src/errors.js';
 import { FreqLimit } from '../src/limiter.js';
 import { FreqLimitParams } from '../src/params.js';
-import { RedisBackend } from '../src/redis.js';
+import { REDIS_SCRIPTS, RedisBackend } from '../src/redis.js';
 import { testBackend } from './backend-suite.js';
 import { type RedisServer, rawCommand, startRedis } from './redis-harness.js';
 
@@ -148,6 +150,135 @@ describe.each([
     await limiter.acquire('user');
     await limiter.acquire('user');
     await expect(limiter.acquire('user')).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+  });
+});
+
+describe('RedisBackend rounding (one rule for delay and remaining)', () => {
+  it('repro (issue 10): a free cell left at an epoch-ms clock is reported', async () => {
+    const backend = new RedisBackend(client5(), { prefix: freshPrefix() });
+    const p = { limit: 40, period: 2462.5443689445183, burst: 3 };
+    // Ahead of the server's clock (keys live until both clocks empty them); the fraction
+    // puts `now` off the µs grid.
+    const now = Date.now() + 60_000.031;
+    expect((await backend.reserve('k', p, { now })).remaining).toBe(2);
+    const second = await backend.reserve('k', p, { now });
+    expect(second).toMatchObject({ allowed: true, delay: 0 });
+    // The stored TAT is whole µs, so whether the third fits depends on that rounding; what
+    // must hold is that `remaining` says what the next request then sees.
+    const third = await backend.reserve('k', p, { now, maxDelay: 0 });
+    expect(second.remaining > 0).toBe(third.allowed);
+    expect(second.remaining).toBeLessThanOrEqual(1);
+  });
+
+  it('remaining > 0 exactly when the next unit-cost request passes with no delay (property)', async () => {
+    const backend = new RedisBackend(client5(), { prefix: freshPrefix() });
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.record({
+          limit: fc.integer({ min: 1, max: 100 }),
+          period: fc.double({ min: 1, max: 100_000, noNaN: true }),
+          burst: fc.integer({ min: 1, max: 6 }),
+        }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        fc.array(
+          fc.oneof(
+            fc.constant(1),
+            fc.integer({ min: 1, max: 8 }).map((k) => k / 4),
+          ),
+          {
+            minLength: 1,
+            maxLength: 8,
+          },
+        ),
+        async (p, fraction, costs) => {
+          const key = `r${++run}`;
+          // A minute ahead of the server: keys live until both clocks empty them.
+          const now = Date.now() + 60_000 + fraction;
+          for (const cost of costs) {
+            const r = await backend.reserve(key, p, { now, cost });
+            if (!r.allowed) continue;
+            const next = await backend.reserve(key, p, { now, maxDelay: 0 });
+            expect(r.remaining > 0, JSON.stringify({ p, now, r, next })).toBe(next.allowed);
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('RedisBackend scripts', () => {
+  it.each(Object.entries(REDIS_SCRIPTS))(
+    '%s: the SHA-1 constant is the hash Redis computes',
+    async (_, script) => {
+      expect(createHash('sha1').update(script.lua).digest('hex')).toBe(script.sha1);
+      expect(await client5().script('LOAD', script.lua)).toBe(script.sha1);
+    },
+  );
+
+  it('every script survives SCRIPT FLUSH (NOSCRIPT, then EVAL and cached again)', async () => {
+    const redis = client5();
+    const backend = new RedisBackend(redis, { prefix: freshPrefix() });
+    const p = { limit: 1, period: 60_000 };
+    await redis.script('FLUSH');
+    expect((await backend.reserve('k', p)).allowed).toBe(true);
+    await redis.script('FLUSH');
+    expect((await backend.peek('k', p)).remaining).toBe(0);
+    await redis.script('FLUSH');
+    await backend.block('k', p, 120_000);
+    await redis.script('FLUSH');
+    expect((await backend.peek('k', p)).retryAfter).toBeGreaterThan(119_000);
+    await redis.script('FLUSH');
+    await backend.refund('k', p);
+    await redis.script('FLUSH');
+    await backend.reset('k');
+    expect(await redis.exists(backend.redisKey('k'))).toBe(0);
+    await redis.script('FLUSH');
+    expect((await backend.reserveMany([{ key: 'k', params: p }])).allowed).toBe(true);
+  });
+});
+
+describe('RedisBackend state control', () => {
+  it('peek writes nothing, not even the expiry', async () => {
+    const redis = client5();
+    const backend = new RedisBackend(redis, { prefix: freshPrefix() });
+    const p = { limit: 1, period: 60_000 };
+    await backend.reserve('k', p);
+    const key = backend.redisKey('k');
+    const [value, pttl] = [await redis.get(key), await redis.pttl(key)];
+    await backend.peek('k', p);
+    await backend.peek('never-seen', p);
+    expect(await redis.get(key)).toBe(value);
+    expect(await redis.pttl(key)).toBeLessThanOrEqual(pttl);
+    expect(await redis.exists(backend.redisKey('never-seen'))).toBe(0);
+  });
+
+  it('reset deletes the key; block stores the TAT that expires at now + ms + tau', async () => {
+    const redis = client5();
+    const backend = new RedisBackend(redis, { prefix: freshPrefix() });
+    const p = { limit: 10, period: 1000, burst: 3 }; // tau = 200
+    await backend.reserve('k', p);
+    await backend.reset('k');
+    expect(await redis.exists(backend.redisKey('k'))).toBe(0);
+    const now = Date.now();
+    await backend.block('k', p, 30_000, { now });
+    expect(await redis.get(backend.redisKey('k'))).toBe(
+      String(Math.round(now * 1000) + 30_200_000),
+    );
+    const pttl = await redis.pttl(backend.redisKey('k'));
+    expect(pttl).toBeGreaterThan(29_000);
+    expect(pttl).toBeLessThanOrEqual(30_200);
+  });
+
+  it('validates arguments before any round trip', async () => {
+    const backend = new RedisBackend(client5());
+    await expect(backend.peek('k', { limit: 1 } as never)).rejects.toThrow(/`period`/);
+    await expect(backend.peek('k', { limit: 1, period: 1 }, { now: Number.NaN })).rejects.toThrow(
+      /`now`/,
+    );
+    await expect(backend.block('k', { limit: 1, period: 1 }, -5)).rejects.toThrow(/`ms`/);
+    await expect(backend.reset(5 as never)).rejects.toThrow(/`key`/);
   });
 });
 

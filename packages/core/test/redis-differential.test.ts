@@ -1,6 +1,7 @@
 /**
- * Differential test: random traces of reserve / reserveMany / refund, replayed with the same
- * injected `now` through `InMemoryBackend` and `RedisBackend`, must give the same answers.
+ * Differential test: random traces of reserve / reserveMany / refund / peek / reset / block,
+ * replayed with the same injected `now` through `InMemoryBackend` and `RedisBackend`, must
+ * give the same answers.
  *
  * Times live on a 0.125 ms grid and intervals on a 0.25 ms grid (costs are multiples of 0.5),
  * so every TAT is a whole number of µs and an exact double in ms at epoch scale. On that grid
@@ -74,6 +75,26 @@ const op = fc.oneof(
     weight: 1,
     arbitrary: fc.record({ kind: fc.constant('refund' as const), key: fc.nat(2), cost, dt: step }),
   },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('peek' as const), key: fc.nat(2), dt: step }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({ kind: fc.constant('reset' as const), key: fc.nat(2), dt: step }),
+  },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      kind: fc.constant('block' as const),
+      key: fc.nat(2),
+      ms: fc.oneof(
+        fc.constant(0),
+        fc.integer({ min: 0, max: 40_000 }).map((k) => k / 8),
+      ),
+      dt: step,
+    }),
+  },
 );
 
 function expectSame(label: string, a: Reservation, b: Reservation): void {
@@ -128,10 +149,25 @@ describe('RedisBackend against InMemoryBackend', () => {
                 await backend.reserveMany(entries, opts),
                 await memory.reserveMany(entries, opts),
               );
-            } else {
+            } else if (o.kind === 'refund') {
               const opts = { now, cost: o.cost };
               await backend.refund(`k${o.key}`, limits[o.key]!, opts);
               await memory.refund(`k${o.key}`, limits[o.key]!, opts);
+            } else if (o.kind === 'peek') {
+              const p = limits[o.key]!;
+              const a = await backend.peek(`k${o.key}`, p, { now });
+              const b = await memory.peek(`k${o.key}`, p, { now });
+              expectSame(
+                label,
+                { ...a, allowed: true, delay: 0 },
+                { ...b, allowed: true, delay: 0 },
+              );
+            } else if (o.kind === 'reset') {
+              await backend.reset(`k${o.key}`);
+              await memory.reset(`k${o.key}`);
+            } else {
+              await backend.block(`k${o.key}`, limits[o.key]!, o.ms, { now });
+              await memory.block(`k${o.key}`, limits[o.key]!, o.ms, { now });
             }
             checked++;
           }

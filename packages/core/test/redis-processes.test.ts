@@ -1,10 +1,9 @@
-import { execFile } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RedisServer, startRedis } from './redis-harness.js';
 
-const run = promisify(execFile);
 const tsx = fileURLToPath(new URL('../../../node_modules/.bin/tsx', import.meta.url));
 const child = fileURLToPath(new URL('./redis-child.ts', import.meta.url));
 
@@ -14,6 +13,29 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(() => server?.stop());
 
+interface ChildResult {
+  allowed: number;
+  attempts: number;
+  first: number;
+  last: number;
+}
+
+/** Spawns the child, resolving once it printed "ready" (booted, connected, script loaded). */
+async function ready(env: NodeJS.ProcessEnv): Promise<{ proc: ChildProcess; out: () => string }> {
+  const proc = spawn(tsx, [child], { env, stdio: ['pipe', 'pipe', 'inherit'] });
+  let text = '';
+  proc.stdout!.on('data', (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+  });
+  const deadline = setTimeout(() => proc.kill('SIGKILL'), 30_000);
+  proc.once('exit', () => clearTimeout(deadline));
+  while (!text.includes('ready\n')) {
+    if (proc.exitCode !== null) throw new Error(`child exited early: ${text}`);
+    await Promise.race([once(proc.stdout!, 'data'), once(proc, 'exit')]);
+  }
+  return { proc, out: () => text.slice(text.indexOf('ready\n') + 6) };
+}
+
 describe('RedisBackend shared by several processes', () => {
   it('4 processes on one key admit at most burst + rate × elapsed', async () => {
     const params = { limit: 100, period: 1000, burst: 5 };
@@ -21,22 +43,16 @@ describe('RedisBackend shared by several processes', () => {
       ...process.env,
       REDIS_URL: server.url,
       KEY: `shared:${Math.random()}`,
-      START: String(Date.now() + 2000), // children take a moment to boot
       DURATION: '2000',
       PARAMS: JSON.stringify(params),
     };
-    const outputs = await Promise.all(
-      [1, 2, 3, 4].map(() => run(tsx, [child], { env, timeout: 15_000 })),
-    );
-    const results = outputs.map(
-      (o) =>
-        JSON.parse(o.stdout.trim()) as {
-          allowed: number;
-          attempts: number;
-          first: number;
-          last: number;
-        },
-    );
+    // Boot all four first (on a loaded machine that takes a while), then start them together.
+    const children = await Promise.all([1, 2, 3, 4].map(() => ready(env)));
+    const start = Date.now() + 200;
+    const exits = children.map(({ proc }) => once(proc, 'exit'));
+    for (const { proc } of children) proc.stdin!.end(`${start}\n`);
+    await Promise.all(exits);
+    const results = children.map(({ out }) => JSON.parse(out().trim()) as ChildResult);
     const admitted = results.reduce((sum, r) => sum + r.allowed, 0);
     // Every admission happened between the earliest send and the latest reply.
     const elapsed =
@@ -47,5 +63,5 @@ describe('RedisBackend shared by several processes', () => {
     for (const r of results) expect(r.attempts).toBeGreaterThan(r.allowed);
     expect(admitted).toBeGreaterThanOrEqual(rate * elapsed * 0.8);
     expect(elapsed).toBeGreaterThan(1000);
-  }, 20_000);
+  }, 60_000);
 });

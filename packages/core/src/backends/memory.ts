@@ -5,15 +5,18 @@
  */
 
 import type {
+  BlockOptions,
   FreqLimitBackend,
+  LimitStatus,
   MultiReservation,
+  PeekOptions,
   RefundOptions,
   Reservation,
   ReserveManyEntry,
   ReserveManyOptions,
   ReserveOptions,
 } from '../backend.js';
-import { gcraRefund, gcraReserve, gcraReserveMany } from '../gcra.js';
+import { gcraBlock, gcraPeek, gcraRefund, gcraReserve, gcraReserveMany } from '../gcra.js';
 import { FreqLimitParams, type FreqLimitParamsLike } from '../params.js';
 
 /** Options of {@link InMemoryBackend}. */
@@ -121,6 +124,55 @@ export class InMemoryBackend implements FreqLimitBackend {
     const now = options.now ?? this.#clock();
     const old = this.#tats.get(key);
     this.#store(key, old, gcraRefund(now, old, p, options.cost), now);
+  }
+
+  /** The synchronous form of {@link peek}. */
+  peekSync(key: string, params: FreqLimitParamsLike, options: PeekOptions = {}): LimitStatus {
+    const p = FreqLimitParams.from(params, 'InMemoryBackend.peek');
+    const now = options.now ?? this.#clock();
+    return gcraPeek(now, this.#tats.get(key), p);
+  }
+
+  /** What `key` looks like right now; reserves and changes nothing. */
+  async peek(
+    key: string,
+    params: FreqLimitParamsLike,
+    options?: PeekOptions,
+  ): Promise<LimitStatus> {
+    return this.peekSync(key, params, options);
+  }
+
+  /** The synchronous form of {@link reset}. */
+  resetSync(key: string): void {
+    this.#tats.delete(key);
+  }
+
+  /** Forget `key`: the next request sees a full burst. */
+  async reset(key: string): Promise<void> {
+    this.resetSync(key);
+  }
+
+  /** The synchronous form of {@link block}. */
+  blockSync(
+    key: string,
+    params: FreqLimitParamsLike,
+    ms: number,
+    options: BlockOptions = {},
+  ): void {
+    const p = FreqLimitParams.from(params, 'InMemoryBackend.block');
+    const now = options.now ?? this.#clock();
+    const old = this.#tats.get(key);
+    this.#store(key, old, gcraBlock(now, old, p, ms), now);
+  }
+
+  /** Nothing passes on `key` before `now + ms` (never shortens a longer wait). */
+  async block(
+    key: string,
+    params: FreqLimitParamsLike,
+    ms: number,
+    options?: BlockOptions,
+  ): Promise<void> {
+    this.blockSync(key, params, ms, options);
   }
 
   async clear(): Promise<void> {

@@ -1,13 +1,15 @@
 /**
  * @module backends/redis
  * `RedisBackend`: GCRA state in Redis (or Redis Cluster), shared by every host that uses the
- * same Redis and prefix. One Lua script, one round trip per reservation.
+ * same Redis and prefix. One Lua script per operation, one round trip per call.
  */
 
-import { createHash } from 'node:crypto';
 import type {
+  BlockOptions,
   FreqLimitBackend,
+  LimitStatus,
   MultiReservation,
+  PeekOptions,
   RefundOptions,
   Reservation,
   ReserveManyEntry,
@@ -15,8 +17,31 @@ import type {
   ReserveOptions,
 } from '../backend.js';
 import { BackendTimeoutError, FreqLimitError } from '../errors.js';
+import { checkBlockMs } from '../gcra.js';
 import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from '../params.js';
-import { GCRA_SCRIPT } from './redis-script.js';
+import {
+  multiReservationOf,
+  nowUs,
+  rejectedOf,
+  rejects,
+  rejectsMany,
+  reservationOf,
+  reservedRelUs,
+  type SentEntry,
+  scriptNoise,
+  statusOf,
+} from './redis-answers.js';
+import { RejectionCache } from './redis-cache.js';
+import { checkOneSlot, escapeGlob, shortKey } from './redis-keys.js';
+import {
+  BLOCK_SCRIPT,
+  PEEK_SCRIPT,
+  REFUND_SCRIPT,
+  RESERVE_MANY_SCRIPT,
+  RESERVE_SCRIPT,
+  RESET_SCRIPT,
+  type RedisScript,
+} from './redis-scripts.js';
 
 /**
  * The commands `RedisBackend` sends to one Redis node. ioredis `Redis` (5 and 6) and iovalkey
@@ -60,6 +85,15 @@ export interface RedisBackendOptions {
    * while it reconnects; a request must not wait on that queue). Finite, > 0. Default 1000.
    */
   timeout?: number;
+  /**
+   * The local rejection cache: once Redis has rejected a key, this process knows a floor under
+   * its TAT, and answers every reservation that floor alone already rejects itself, exactly as
+   * Redis would, with no round trip. So a flood on an over-limit key costs Redis a handful of
+   * calls, not one per request. `maxKeys` (integer ≥ 1) bounds the floors kept, the least
+   * recently refreshed dropped first. `false` turns it off. Default `{ maxKeys: 10_000 }`.
+   * See "Failure modes" in the README for what it may keep rejecting.
+   */
+  localCache?: { maxKeys?: number } | boolean;
 }
 
 /** An entry of `reserveMany`; `params` may be a plain `{ limit, period, burst }` object. */
@@ -67,18 +101,13 @@ export interface RedisReserveManyEntry extends Omit<ReserveManyEntry, 'params'> 
   params: FreqLimitParamsLike;
 }
 
-/** Keys longer than this many UTF-8 bytes are replaced by a hash of themselves. */
-export const MAX_KEY_BYTES = 128;
-
 /** The longest delay `setTimeout` honours. */
 const MAX_TIMEOUT = 2_147_483_647;
-
-const SCRIPT_SHA = createHash('sha1').update(GCRA_SCRIPT).digest('hex');
 
 /**
  * GCRA state in Redis: one limit shared by many processes and hosts.
  *
- * - Each reservation is one `EVALSHA` of {@link GCRA_SCRIPT}; after `NOSCRIPT` (restart,
+ * - Each call is one `EVALSHA` of a script of `REDIS_SCRIPTS`; after `NOSCRIPT` (restart,
  *   failover, `SCRIPT FLUSH`) the script is sent once with `EVAL` and cached again.
  * - The clock is the Redis server's `TIME` unless `now` is passed.
  * - The TAT is stored in integer µs; a key expires (`PX`) exactly when its state is empty.
@@ -101,6 +130,7 @@ export class RedisBackend implements FreqLimitBackend {
   readonly timeout: number;
   readonly #redis: RedisClientLike;
   readonly #cluster: boolean;
+  readonly #cache: RejectionCache | undefined;
 
   constructor(redis: RedisClientLike, options: RedisBackendOptions = {}) {
     if (
@@ -114,9 +144,11 @@ export class RedisBackend implements FreqLimitBackend {
       );
     }
     if (options === null || typeof options !== 'object') {
-      throw new TypeError('RedisBackend: `options` must be an object { prefix?, timeout? }');
+      throw new TypeError(
+        'RedisBackend: `options` must be an object { prefix?, timeout?, localCache? }',
+      );
     }
-    const { prefix = 'freqlimit:', timeout = 1000 } = options;
+    const { prefix = 'freqlimit:', timeout = 1000, localCache = true } = options;
     if (typeof prefix !== 'string') {
       throw new TypeError(`RedisBackend: \`prefix\` must be a string, got ${typeof prefix}`);
     }
@@ -129,6 +161,7 @@ export class RedisBackend implements FreqLimitBackend {
     this.#cluster = redis.isCluster === true && typeof redis.nodes === 'function';
     this.prefix = prefix;
     this.timeout = timeout;
+    this.#cache = cacheOf(localCache);
   }
 
   /** The Redis key that holds `key`'s state (after prefixing and, for long keys, hashing). */
@@ -144,30 +177,106 @@ export class RedisBackend implements FreqLimitBackend {
     params: FreqLimitParamsLike,
     options: ReserveOptions = {},
   ): Promise<Reservation> {
-    const many = await this.#reserve(
-      [{ key, params, cost: options.cost }],
-      options.maxDelay,
-      options.now,
+    const where = 'RedisBackend.reserve';
+    const p = FreqLimitParams.from(params, where);
+    const cost = checkCost(options.cost ?? 1, where);
+    const maxDelay = checkMaxDelay(options.maxDelay ?? Number.POSITIVE_INFINITY, where);
+    const now = checkNow(options.now, where);
+    const redisKey = this.redisKey(key);
+    const cache = this.#cache;
+    const injected = now !== undefined;
+    const noise = scriptNoise(injected ? nowUs(now) : undefined);
+    if (cache !== undefined) {
+      const floor = cache.floor(redisKey, injected);
+      if (floor !== undefined) {
+        const relUs = Math.max(0, floor - timelineUs(now));
+        if (rejects(relUs, p, cost, maxDelay, noise)) {
+          return rejectedOf(relUs, p, cost, maxDelay, noise);
+        }
+      }
+    }
+    const sentUs = timelineUs(now);
+    const generation = cache?.generation ?? 0;
+    const reply = await this.#run(
       'reserve',
+      RESERVE_SCRIPT,
+      [redisKey],
+      [
+        injected ? String(now) : '',
+        maxDelay === Number.POSITIVE_INFINITY ? '' : String(maxDelay),
+        String(p.interval),
+        String(p.tau),
+        String(p.burst),
+        String(cost),
+      ],
     );
-    const each = many.each[0]!;
-    return {
-      allowed: many.allowed,
-      delay: many.delay,
-      retryAfter: many.retryAfter,
-      remaining: each.remaining,
-      resetAfter: each.resetAfter,
-    };
+    const code = integerAt(reply, 0, 1);
+    if (cache !== undefined) {
+      if (code < 0) cache.set(redisKey, sentUs - code - 1, injected, generation);
+      else if (cache.has(redisKey)) {
+        cache.refresh(redisKey, sentUs + reservedRelUs(code, p, cost), injected, generation);
+      }
+    }
+    return reservationOf(code, p, cost, maxDelay, noise);
   }
 
   async reserveMany(
     entries: ReadonlyArray<RedisReserveManyEntry>,
     options: ReserveManyOptions = {},
   ): Promise<MultiReservation> {
+    const where = 'RedisBackend.reserveMany';
     if (!Array.isArray(entries) || entries.length === 0) {
-      throw new TypeError('RedisBackend.reserveMany: `entries` must be a non-empty array');
+      throw new TypeError(`${where}: \`entries\` must be a non-empty array`);
     }
-    return this.#reserve(entries, options.maxDelay, options.now, 'reserveMany');
+    const maxDelay = checkMaxDelay(options.maxDelay ?? Number.POSITIVE_INFINITY, where);
+    const now = checkNow(options.now, where);
+    const injected = now !== undefined;
+    const args: string[] = [
+      injected ? String(now) : '',
+      maxDelay === Number.POSITIVE_INFINITY ? '' : String(maxDelay),
+    ];
+    const keys: string[] = [];
+    const sent: SentEntry[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const entry = entries[i]!;
+      const label = `${where} entry ${i}`;
+      const p = FreqLimitParams.from(entry.params, label);
+      const cost = checkCost(entry.cost ?? 1, label);
+      keys.push(this.redisKey(entry.key));
+      sent.push({ params: p, cost });
+      args.push(String(p.interval), String(p.tau), String(p.burst), String(cost));
+    }
+    if (this.#cluster && keys.length > 1) checkOneSlot(keys);
+    const noise = scriptNoise(injected ? nowUs(now) : undefined);
+    const cache = this.#cache;
+    if (cache !== undefined) {
+      // Answered here only when every key has a floor: each entry's figures need its state.
+      const at = timelineUs(now);
+      const relsUs: number[] = [];
+      for (const redisKey of keys) {
+        const floor = cache.floor(redisKey, injected);
+        if (floor === undefined) break;
+        relsUs.push(Math.max(0, floor - at));
+      }
+      if (relsUs.length === keys.length && rejectsMany(relsUs, sent, maxDelay, noise)) {
+        return multiReservationOf(false, relsUs, sent, maxDelay, noise);
+      }
+    }
+    const sentUs = timelineUs(now);
+    const generation = cache?.generation ?? 0;
+    const reply = await this.#run('reserveMany', RESERVE_MANY_SCRIPT, keys, args);
+    const relsUs: number[] = [];
+    for (let i = 0; i < keys.length; i++) relsUs.push(integerAt(reply, i + 1, keys.length + 1));
+    const reserved = integerAt(reply, 0, keys.length + 1) === 1;
+    const nextRelsUs: number[] = [];
+    const answer = multiReservationOf(reserved, relsUs, sent, maxDelay, noise, nextRelsUs);
+    if (cache !== undefined) {
+      for (let i = 0; i < keys.length; i++) {
+        if (!reserved) cache.set(keys[i]!, sentUs + relsUs[i]!, injected, generation);
+        else cache.refresh(keys[i]!, sentUs + nextRelsUs[i]!, injected, generation);
+      }
+    }
+    return answer;
   }
 
   async refund(
@@ -175,19 +284,75 @@ export class RedisBackend implements FreqLimitBackend {
     params: FreqLimitParamsLike,
     options: RefundOptions = {},
   ): Promise<void> {
-    const p = FreqLimitParams.from(params, 'RedisBackend.refund');
-    const cost = checkCost(options.cost ?? 1, 'RedisBackend.refund');
-    const now = checkNow(options.now, 'RedisBackend.refund');
-    const args = [
+    const where = 'RedisBackend.refund';
+    const p = FreqLimitParams.from(params, where);
+    const cost = checkCost(options.cost ?? 1, where);
+    const now = checkNow(options.now, where);
+    const redisKey = this.redisKey(key);
+    this.#cache?.drop(redisKey);
+    await this.#run(
       'refund',
-      now,
-      '',
-      String(p.interval),
-      String(p.tau),
-      String(p.burst),
-      String(cost),
-    ];
-    await this.#run('refund', [this.redisKey(key)], args);
+      REFUND_SCRIPT,
+      [redisKey],
+      [now === undefined ? '' : String(now), String(p.interval), String(cost)],
+    );
+  }
+
+  /** What `key` looks like under `params` right now; reserves and changes nothing. */
+  async peek(
+    key: string,
+    params: FreqLimitParamsLike,
+    options: PeekOptions = {},
+  ): Promise<LimitStatus> {
+    const where = 'RedisBackend.peek';
+    const p = FreqLimitParams.from(params, where);
+    const now = checkNow(options.now, where);
+    const redisKey = this.redisKey(key);
+    const sentUs = timelineUs(now);
+    const generation = this.#cache?.generation ?? 0;
+    const reply = await this.#run(
+      'peek',
+      PEEK_SCRIPT,
+      [redisKey],
+      [now === undefined ? '' : String(now)],
+    );
+    const relUs = integerAt(reply, 0, 1);
+    this.#cache?.refresh(redisKey, sentUs + relUs, now !== undefined, generation);
+    return statusOf(relUs, p, scriptNoise(now === undefined ? undefined : nowUs(now)));
+  }
+
+  /** Forget `key` on every host: the next request sees a full burst. */
+  async reset(key: string): Promise<void> {
+    const redisKey = this.redisKey(key);
+    this.#cache?.drop(redisKey);
+    await this.#run('reset', RESET_SCRIPT, [redisKey], []);
+  }
+
+  /**
+   * Nothing passes on `key` before `now + ms`, on every host that shares this Redis (never
+   * shortens a longer wait).
+   */
+  async block(
+    key: string,
+    params: FreqLimitParamsLike,
+    ms: number,
+    options: BlockOptions = {},
+  ): Promise<void> {
+    const where = 'RedisBackend.block';
+    const p = FreqLimitParams.from(params, where);
+    checkBlockMs(ms, where);
+    const now = checkNow(options.now, where);
+    const redisKey = this.redisKey(key);
+    const sentUs = timelineUs(now);
+    const generation = this.#cache?.generation ?? 0;
+    const reply = await this.#run(
+      'block',
+      BLOCK_SCRIPT,
+      [redisKey],
+      [now === undefined ? '' : String(now), String(ms), String(p.tau)],
+    );
+    // A blocked key rejects everything until then: answer that here from now on.
+    this.#cache?.set(redisKey, sentUs + integerAt(reply, 0, 1), now !== undefined, generation);
   }
 
   /**
@@ -195,6 +360,7 @@ export class RedisBackend implements FreqLimitBackend {
    * nothing else. Not atomic: keys written meanwhile may survive.
    */
   async clear(): Promise<void> {
+    this.#cache?.clear();
     const pattern = `${escapeGlob(this.prefix)}*`;
     if (this.#cluster) {
       const masters = this.#redis.nodes!('master');
@@ -208,54 +374,52 @@ export class RedisBackend implements FreqLimitBackend {
     await clearNode(this.#redis as RedisNodeLike, pattern, false);
   }
 
-  async #reserve(
-    entries: ReadonlyArray<RedisReserveManyEntry>,
-    maxDelay: number | undefined,
-    now: number | undefined,
-    what: 'reserve' | 'reserveMany',
-  ): Promise<MultiReservation> {
-    const where = `RedisBackend.${what}`;
-    const cap = checkMaxDelay(maxDelay ?? Number.POSITIVE_INFINITY, where);
-    const args: string[] = [
-      'reserve',
-      checkNow(now, where),
-      cap === Number.POSITIVE_INFINITY ? '' : String(cap),
-    ];
-    const keys: string[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      const entry = entries[i]!;
-      const label = what === 'reserve' ? where : `${where} entry ${i}`;
-      const p = FreqLimitParams.from(entry.params, label);
-      const cost = checkCost(entry.cost ?? 1, label);
-      keys.push(this.redisKey(entry.key));
-      args.push(String(p.interval), String(p.tau), String(p.burst), String(cost));
-    }
-    if (this.#cluster && keys.length > 1) checkOneSlot(keys);
-    const reply = await this.#run(what, keys, args);
-    return decode(reply, keys.length);
-  }
-
   /** EVALSHA, falling back to EVAL after NOSCRIPT, all within `timeout`. */
-  #run(what: string, keys: string[], args: string[]): Promise<unknown> {
+  #run(what: string, script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
     const redis = this.#redis;
     const call = async (): Promise<unknown> => {
       try {
-        return await redis.evalsha(SCRIPT_SHA, keys.length, ...keys, ...args);
+        return await redis.evalsha(script.sha1, keys.length, ...keys, ...args);
       } catch (error) {
         if (!isNoScript(error)) throw error;
-        return redis.eval(GCRA_SCRIPT, keys.length, ...keys, ...args);
+        return redis.eval(script.lua, keys.length, ...keys, ...args);
       }
     };
     return withTimeout(call, this.timeout, `RedisBackend.${what}`);
   }
 }
 
-function checkNow(now: unknown, where: string): string {
-  if (now === undefined) return '';
+function checkNow(now: unknown, where: string): number | undefined {
+  if (now === undefined) return undefined;
   if (typeof now !== 'number' || !Number.isFinite(now)) {
     throw new RangeError(`${where}: \`now\` must be a finite number of ms, got ${String(now)}`);
   }
-  return String(now);
+  return now;
+}
+
+/**
+ * Now on the timeline of the call, in µs: the injected `now` as the scripts round it, or this
+ * process's monotonic clock (never the wall clock, which may disagree with Redis's).
+ */
+function timelineUs(now: number | undefined): number {
+  return now === undefined ? performance.now() * 1000 : nowUs(now);
+}
+
+function cacheOf(option: unknown): RejectionCache | undefined {
+  if (option === false) return undefined;
+  if (option === true) return new RejectionCache(10_000);
+  if (option === null || typeof option !== 'object') {
+    throw new TypeError(
+      `RedisBackend: \`localCache\` must be { maxKeys? } or false, got ${String(option)}`,
+    );
+  }
+  const { maxKeys = 10_000 } = option as { maxKeys?: unknown };
+  if (typeof maxKeys !== 'number' || !Number.isInteger(maxKeys) || maxKeys < 1) {
+    throw new RangeError(
+      `RedisBackend: \`localCache.maxKeys\` must be an integer ≥ 1, got ${String(maxKeys)}`,
+    );
+  }
+  return new RejectionCache(maxKeys);
 }
 
 function isNoScript(error: unknown): boolean {
@@ -292,97 +456,14 @@ function withTimeout<T>(run: () => Promise<T>, timeout: number, what: string): P
   });
 }
 
-function parseNumber(value: unknown): number {
-  if (value === 'inf') return Number.POSITIVE_INFINITY;
-  const n = typeof value === 'string' ? Number(value) : Number.NaN;
-  if (Number.isNaN(n)) {
-    throw new FreqLimitError(
-      'REDIS_BAD_REPLY',
-      `RedisBackend: unexpected script reply value ${JSON.stringify(value)}`,
-    );
-  }
-  return n;
-}
-
-function decode(reply: unknown, count: number): MultiReservation {
-  if (!Array.isArray(reply) || reply.length !== 3 + 5 * count) {
-    throw new FreqLimitError(
-      'REDIS_BAD_REPLY',
-      `RedisBackend: unexpected script reply (expected ${3 + 5 * count} strings)`,
-    );
-  }
-  const each: Reservation[] = [];
-  for (let i = 0; i < count; i++) {
-    const b = 3 + 5 * i;
-    each.push({
-      allowed: reply[b] === '1',
-      delay: parseNumber(reply[b + 1]),
-      retryAfter: parseNumber(reply[b + 2]),
-      remaining: parseNumber(reply[b + 3]),
-      resetAfter: parseNumber(reply[b + 4]),
-    });
-  }
-  return {
-    allowed: reply[0] === '1',
-    delay: parseNumber(reply[1]),
-    retryAfter: parseNumber(reply[2]),
-    each,
-  };
-}
-
-/**
- * `key`, or for a key over {@link MAX_KEY_BYTES} UTF-8 bytes `#` + its SHA-256 (base64url).
- * A hash tag `{…}` of the key is kept in front of the hash (unless the prefix already has
- * one), so hashing never moves a key to another Cluster slot than its tag chose.
- */
-function shortKey(key: string, prefixHasBrace: boolean): string {
-  if (key.length * 3 <= MAX_KEY_BYTES || Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES) {
-    return key;
-  }
-  const digest = createHash('sha256').update(key, 'utf8').digest('base64url');
-  const tag = prefixHasBrace ? undefined : hashTag(key);
-  return tag === undefined || tag.length > 64 ? `#${digest}` : `{${tag}}#${digest}`;
-}
-
-/** The Redis Cluster hash tag of a key: what lies between its first `{` and the next `}`. */
-function hashTag(key: string): string | undefined {
-  const open = key.indexOf('{');
-  if (open < 0) return undefined;
-  const close = key.indexOf('}', open + 1);
-  if (close <= open + 1) return undefined;
-  return key.slice(open + 1, close);
-}
-
-/** CRC16/XMODEM, the checksum Redis Cluster uses for key slots. */
-function crc16(bytes: Uint8Array): number {
-  let crc = 0;
-  for (const byte of bytes) {
-    crc ^= byte << 8;
-    for (let bit = 0; bit < 8; bit++) {
-      crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
-    }
-  }
-  return crc;
-}
-
-/** The Redis Cluster slot (0–16383) of a key. */
-export function clusterSlot(key: string): number {
-  const tag = hashTag(key);
-  return crc16(Buffer.from(tag ?? key, 'utf8')) % 16384;
-}
-
-function checkOneSlot(keys: string[]): void {
-  const slots = keys.map(clusterSlot);
-  if (slots.every((s) => s === slots[0])) return;
-  const list = keys.map((k, i) => `"${k}" (slot ${slots[i]})`).join(', ');
+/** Element `index` of a script reply that must be `length` integers (a bare integer for 1). */
+function integerAt(reply: unknown, index: number, length: number): number {
+  const value = Array.isArray(reply) ? (reply.length === length ? reply[index] : undefined) : reply;
+  if (typeof value === 'number' && Number.isInteger(value)) return value;
   throw new FreqLimitError(
-    'REDIS_CROSS_SLOT',
-    `RedisBackend.reserveMany: on Redis Cluster the keys of several limits must share one slot, because they are reserved atomically in one script; got ${list}. Put a hash tag in the key (e.g. a key function returning "{user42}") or in the prefix (e.g. "{freqlimit}:")`,
+    'REDIS_BAD_REPLY',
+    `RedisBackend: unexpected script reply ${JSON.stringify(reply)} (expected ${length === 1 ? 'an integer' : `${length} integers`})`,
   );
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
 async function clearNode(node: RedisNodeLike, pattern: string, cluster: boolean): Promise<void> {
