@@ -20,6 +20,7 @@ export {
 export {
   createHeaderBuilder,
   HEADER_MODES,
+  type HeaderBuilder,
   type HeaderPair,
   type HeaderPolicy,
   type HeaderTarget,
@@ -49,10 +50,12 @@ export {
   DEFAULT_MAX_DELAY,
   DEFAULT_MAX_HELD,
   type MiddlewareConfig,
+  type ParamsSource,
   type ResolvedLimit,
   resolveMiddlewareOptions,
 } from './middleware-options.js';
 export type { ClosableResponse } from './node-response.js';
+export { createObserver } from './observer.js';
 export { checkCost, checkMaxDelay } from './params.js';
-export { RequestLimiter } from './request-limiter.js';
+export { type LimiterControls, RequestLimiter, withControls } from './request-limiter.js';
 export { abortReason, keyPrefix, refundAll, reserveAll, sleepUntil } from './reservations.js';

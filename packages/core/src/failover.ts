@@ -23,6 +23,8 @@ export type BackendErrorMode = 'allow' | 'reject' | FreqLimitBackend;
 export interface Reserved {
   reservation: Reservation | MultiReservation;
   backend: FreqLimitBackend;
+  /** Set when the primary failed (or is cooling down) and the fallback answered: its error. */
+  error?: unknown;
 }
 
 /** No backend could answer; `error` is the primary's (or the fallback's) failure. */
@@ -70,9 +72,9 @@ export class BackendFailover {
     return performance.now() < this.#failedUntil;
   }
 
-  /** The backend to use for calls other than reservations (peek, reset, block). */
-  get current(): FreqLimitBackend | undefined {
-    return this.coolingDown ? this.#fallback : this.#primary;
+  /** The backends behind this guard: the primary, then the fallback if there is one. */
+  get backends(): FreqLimitBackend[] {
+    return this.#fallback === undefined ? [this.#primary] : [this.#primary, this.#fallback];
   }
 
   /** Reserve on the primary, else (failing or cooling down) on the fallback. */
@@ -93,11 +95,13 @@ export class BackendFailover {
       }
     }
     const fallback = this.#fallback;
-    if (fallback === undefined) return { reservation: undefined, error: this.#lastError };
+    const failure = this.#lastError;
+    if (fallback === undefined) return { reservation: undefined, error: failure };
     try {
       return {
         reservation: await reserveAll(fallback, keys, params, cost, maxDelay),
         backend: fallback,
+        error: failure,
       };
     } catch (error) {
       this.#reportLimited(error);

@@ -74,7 +74,8 @@ export function writeHeaders(pairs: readonly HeaderPair[], target: HeaderTarget)
 export interface HeaderPolicy {
   /** Policy name: the middleware `name`, with `-1`, `-2`… for several limits. */
   name: string;
-  params: FreqLimitParams;
+  /** The limit's params; `undefined` when they are dynamic (given per request instead). */
+  params: FreqLimitParams | undefined;
 }
 
 /** `w` (whole seconds) and `q` (units per `w`) of a limit's long-run rate. */
@@ -107,43 +108,67 @@ function nextUnitSeconds(r: Reservation, params: FreqLimitParams): number {
   return r.remaining > 0 ? 0 : seconds(r.resetAfter - params.tau);
 }
 
+/** `q` and `w` of params met before (dynamic limits resolve to a handful of cached params). */
+const quotas = new WeakMap<FreqLimitParams, { q: number; w: number }>();
+
+function quotaOf(params: FreqLimitParams): { q: number; w: number } {
+  let quota = quotas.get(params);
+  if (quota === undefined) {
+    quota = policyQuota(params);
+    quotas.set(params, quota);
+  }
+  return quota;
+}
+
+/** Builds the header pairs of one request (see {@link createHeaderBuilder}). */
+export type HeaderBuilder = (
+  each: ReadonlyArray<Reservation | undefined>,
+  retryAfter: number | undefined,
+  wallNow: number,
+  params?: ReadonlyArray<FreqLimitParams | undefined>,
+) => HeaderPair[];
+
 /**
- * Builds header pairs for a fixed set of policies; the policy strings are computed once here,
- * not per request.
+ * Builds header pairs for a fixed set of policies; the policy strings of static params are
+ * computed once here, not per request.
  *
  * The returned function takes the per-limit reservations (in policy order, `undefined` for a
- * limit that did not apply), the `Retry-After` seconds on a 429 (`undefined` otherwise), and
- * the wall clock in ms (for `legacy`'s Unix reset time).
+ * limit that did not apply), the `Retry-After` seconds on a 429 (`undefined` otherwise), the
+ * wall clock in ms (for `legacy`'s Unix reset time) and, for dynamic limits, the params each
+ * limit used for this request (default: the policy's own).
  */
 export function createHeaderBuilder(
   mode: HeadersMode,
   policies: readonly HeaderPolicy[],
-): (
-  each: ReadonlyArray<Reservation | undefined>,
-  retryAfter: number | undefined,
-  wallNow: number,
-) => HeaderPair[] {
+): HeaderBuilder {
   if (mode === false) return () => [];
-  const quotas = policies.map((p) => policyQuota(p.params));
+  const fixed = policies.map((p) => p.params);
+  const paramsAt = (i: number, params?: ReadonlyArray<FreqLimitParams | undefined>) =>
+    (params?.[i] ?? fixed[i])!;
   if (mode === 'draft-10' || mode === 'draft-8') {
     const names = policies.map((p) => sfString(p.name));
-    const policyValues = quotas.map((quota, i) => `${names[i]};q=${quota.q};w=${quota.w}`);
+    const member = (i: number, p: FreqLimitParams) => {
+      const { q, w } = quotaOf(p);
+      return `${names[i]};q=${q};w=${w}`;
+    };
+    const fixedMembers = fixed.map((p, i) => (p === undefined ? '' : member(i, p)));
     const full = mode === 'draft-8';
-    return (each, retryAfter) => {
+    return (each, retryAfter, _wallNow, params) => {
       let policy = '';
       let state = '';
       for (let i = 0; i < each.length; i++) {
         const r = each[i];
         if (r === undefined) continue;
+        const p = paramsAt(i, params);
         const t =
           retryAfter !== undefined
             ? retryAfter
             : full
               ? seconds(r.resetAfter)
-              : nextUnitSeconds(r, policies[i]!.params);
+              : nextUnitSeconds(r, p);
         const sep = state === '' ? '' : ', ';
         state += `${sep}${names[i]};r=${r.remaining};t=${t}`;
-        policy += `${sep}${policyValues[i]}`;
+        policy += `${sep}${p === fixed[i] ? fixedMembers[i] : member(i, p)}`;
       }
       if (state === '') return [];
       return [
@@ -153,8 +178,7 @@ export function createHeaderBuilder(
     };
   }
   const legacy = mode === 'legacy';
-  const policyField = quotas.map(({ q, w }) => `${q};w=${w}`);
-  return (each, retryAfter, wallNow) => {
+  return (each, retryAfter, wallNow, params) => {
     // The most restrictive limit: fewest remaining, then the longest wait.
     let best = -1;
     for (let i = 0; i < each.length; i++) {
@@ -172,10 +196,10 @@ export function createHeaderBuilder(
     }
     if (best === -1) return [];
     const r = each[best]!;
-    const q = String(quotas[best]!.q);
+    const { q, w } = quotaOf(paramsAt(best, params));
     if (legacy) {
       return [
-        ['X-RateLimit-Limit', q],
+        ['X-RateLimit-Limit', String(q)],
         ['X-RateLimit-Remaining', String(r.remaining)],
         [
           'X-RateLimit-Reset',
@@ -184,10 +208,10 @@ export function createHeaderBuilder(
       ];
     }
     return [
-      ['RateLimit-Limit', q],
+      ['RateLimit-Limit', String(q)],
       ['RateLimit-Remaining', String(r.remaining)],
       ['RateLimit-Reset', String(seconds(r.resetAfter))],
-      ['RateLimit-Policy', policyField[best]!],
+      ['RateLimit-Policy', `${q};w=${w}`],
     ];
   };
 }

@@ -38,7 +38,12 @@ export {
   gcraStep,
 } from './gcra.js';
 export type { HeadersMode } from './headers.js';
-export type { FreqLimitInfo, LimitState } from './instruction.js';
+export type {
+  DecisionEvent,
+  DecisionOutcome,
+  FreqLimitInfo,
+  LimitState,
+} from './instruction.js';
 export { ipKey } from './ip.js';
 export {
   type AcquireOptions,
@@ -47,6 +52,7 @@ export {
   type FreqLimitOptions,
 } from './limiter.js';
 export type {
+  Dynamic,
   FreqLimitMiddlewareOptions,
   KeyResult,
   LimitOption,
@@ -57,3 +63,4 @@ export {
   type FreqLimitParamsInit,
   type FreqLimitParamsLike,
 } from './params.js';
+export type { LimiterControls } from './request-limiter.js';

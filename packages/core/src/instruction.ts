@@ -38,6 +38,35 @@ export interface FreqLimitInfo {
   reservation: Reservation | MultiReservation;
   /** The limits that applied to this request. */
   limits: LimitState[];
+  /**
+   * `true` under the `dryRun` option: the request was decided (and recorded in the backend) as
+   * above, but neither held nor rejected.
+   */
+  dryRun: boolean;
+}
+
+/** What a limiter decided: `'backend-error'` when the backend failed (or is cooling down). */
+export type DecisionOutcome = 'pass' | 'hold' | 'reject' | 'backend-error';
+
+/** What `onDecision` receives, once per decision. */
+export interface DecisionEvent {
+  readonly outcome: DecisionOutcome;
+  /** The middleware's (or `FreqLimit`'s) `name`. */
+  readonly name: string;
+  /**
+   * The decision: on `'pass'`, `'hold'` and `'reject'`, and on `'backend-error'` when a
+   * fallback backend decided instead.
+   */
+  readonly info: FreqLimitInfo | undefined;
+  /** On `'backend-error'`: the backend's error (during the cool-down, the last one). */
+  readonly error?: unknown;
+  /**
+   * On `'backend-error'`: what was done — `'allow'`ed unlimited, `'reject'`ed (503), decided
+   * by the `'fallback'` backend, or (`FreqLimit`) `'throw'`n to the caller.
+   */
+  readonly mode?: 'allow' | 'reject' | 'fallback' | 'throw';
+  /** `true` under the `dryRun` option. */
+  readonly dryRun: boolean;
 }
 
 /** A response body and its media type. */
@@ -138,7 +167,8 @@ export function serverTiming(ms: number): HeaderPair {
 export interface InstructedLimit {
   /** Policy name in headers. */
   readonly policy: string;
-  readonly params: FreqLimitParams;
+  /** Static params (their header strings are precomputed); dynamic ones come per request. */
+  readonly params: FreqLimitParams | ((...args: never[]) => unknown);
 }
 
 /** One request's reservation, with what is needed to describe it. */
@@ -152,6 +182,7 @@ export interface Outcome {
   readonly sentAt: number;
   /** Wall clock (ms since the epoch) for `legacy`'s Unix reset time. */
   readonly wallNow: number;
+  /** Where the reservation was made; its `params` are those each applied limit used. */
   readonly refund: RefundTicket;
 }
 
@@ -162,24 +193,31 @@ export interface Outcome {
 export function createInstructor(
   limits: readonly InstructedLimit[],
   mode: HeadersMode,
+  dryRun = false,
 ): (outcome: Outcome) => PassInstruction | HoldInstruction | RejectInstruction {
   const headersOf = createHeaderBuilder(
     mode,
-    limits.map((l) => ({ name: l.policy, params: l.params })),
+    limits.map((l) => ({
+      name: l.policy,
+      params: typeof l.params === 'function' ? undefined : l.params,
+    })),
   );
   const count = limits.length;
   return (outcome) => {
     const { reservation, applied, clientKeys } = outcome;
+    const used = outcome.refund.params;
     const each = 'each' in reservation ? reservation.each : [reservation];
     const perLimit = new Array<Reservation | undefined>(count);
+    const perParams = new Array<FreqLimitParams | undefined>(count);
     const states: LimitState[] = new Array(applied.length);
     for (let j = 0; j < applied.length; j++) {
       const i = applied[j]!;
       const r = each[j]!;
-      const { params, policy } = limits[i]!;
+      const params = used[j]!;
       perLimit[i] = r;
+      perParams[i] = params;
       states[j] = {
-        name: policy,
+        name: limits[i]!.policy,
         key: clientKeys[j]!,
         limit: params.limit,
         period: params.period,
@@ -195,8 +233,9 @@ export function createInstructor(
       retryAfter,
       reservation,
       limits: states,
+      dryRun,
     };
-    const headers = headersOf(perLimit, retryAfter, outcome.wallNow);
+    const headers = dryRun ? [] : headersOf(perLimit, retryAfter, outcome.wallNow, perParams);
     if (!reservation.allowed) {
       if (retryAfter === undefined) {
         return { kind: 'reject', status: 429, info, headers, body: NEVER_BODY };

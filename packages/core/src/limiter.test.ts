@@ -326,3 +326,105 @@ describe('FreqLimit onBackendError', () => {
     vi.restoreAllMocks();
   });
 });
+
+describe('FreqLimit peek, reset, block', () => {
+  it('peek changes nothing; reset gives a full burst; block waits it out, never shorter', async () => {
+    const limiter = new FreqLimit({ limit: 1, period: 1000, burst: 2 }, { maxDelay: 0 });
+    await limiter.acquire('chat');
+    await limiter.acquire('chat');
+    const status = await limiter.peek('chat');
+    expect(status).toEqual({ remaining: 0, resetAfter: 2000, retryAfter: 1000 });
+    expect(await limiter.peek('chat')).toEqual(status);
+    await limiter.reset('chat');
+    expect(await limiter.peek('chat')).toEqual({ remaining: 2, resetAfter: 0, retryAfter: 0 });
+    await limiter.block('chat', 5000);
+    await limiter.block('chat', 100); // never shortens the longer wait
+    await expect(limiter.acquire('chat')).rejects.toMatchObject({ retryAfter: 5000 });
+    await vi.advanceTimersByTimeAsync(5000);
+    await expect(limiter.acquire('chat')).resolves.toMatchObject({ allowed: true, delay: 0 });
+  });
+
+  it('several limits: one status per limit; reset and block apply to each; key omitted is global', async () => {
+    const backend = new RecordingBackend();
+    const limiter = new FreqLimit(
+      [
+        { limit: 1, period: 1000 },
+        { limit: 20, period: 60_000, burst: 20 },
+      ],
+      { backend, name: 'tg' },
+    );
+    await limiter.acquire();
+    expect(await limiter.peek()).toEqual([
+      { remaining: 0, resetAfter: 1000, retryAfter: 1000 },
+      { remaining: 19, resetAfter: 3000, retryAfter: 0 },
+    ]);
+    await limiter.block(42, 10_000);
+    await limiter.reset(42);
+    expect(backend.controlled).toEqual([
+      'peek tg-1:',
+      'peek tg-2:',
+      'block tg-1:42',
+      'block tg-2:42',
+      'reset tg-1:42',
+      'reset tg-2:42',
+    ]);
+  });
+
+  it('a backend without them says so; a bad key or ms is a clear error', async () => {
+    const limiter = new FreqLimit(
+      { limit: 1, period: 1000 },
+      { backend: new SingleLimitBackend() },
+    );
+    await expect(limiter.peek('k')).rejects.toThrow(/SingleLimitBackend has no peek\(\)/);
+    await expect(limiter.reset('k')).rejects.toThrow(/has no reset\(\)/);
+    const memory = new FreqLimit({ limit: 1, period: 1000 });
+    await expect(memory.block({} as never, 1)).rejects.toThrow(/`key`/);
+    await expect(memory.block('k', Number.NaN)).rejects.toThrow(RangeError);
+  });
+});
+
+describe('FreqLimit onDecision', () => {
+  it('reports pass, hold, reject and backend-error once each, with the decision', async () => {
+    const events: Array<[string, number | undefined, string | undefined]> = [];
+    const limiter = new FreqLimit(
+      { limit: 1, period: 1000 },
+      {
+        name: 'chat',
+        maxDelay: 1000,
+        onDecision: (e) => events.push([e.outcome, e.info?.delay, e.info?.limits[0]?.key]),
+      },
+    );
+    await limiter.acquire(7);
+    const held = limiter.acquire(7);
+    await expect(limiter.acquire(7)).rejects.toBeInstanceOf(RateLimitedError);
+    await vi.advanceTimersByTimeAsync(1000);
+    await held;
+    expect(events).toEqual([
+      ['pass', 0, '7'],
+      ['hold', 1000, '7'],
+      ['reject', 2000, '7'],
+    ]);
+    const failures: string[] = [];
+    const down = new FreqLimit(
+      { limit: 1, period: 1000 },
+      { backend: new FailingBackend(), onDecision: (e) => failures.push(`${e.outcome} ${e.mode}`) },
+    );
+    await expect(down.acquire()).rejects.toThrow('backend down');
+    expect(failures).toEqual(['backend-error throw']);
+  });
+
+  it('a throwing onDecision is reported, never fails acquire', async () => {
+    const error = vi.spyOn(console, 'error').mockImplementation(() => {});
+    const limiter = new FreqLimit(
+      { limit: 10, period: 1000, burst: 10 },
+      {
+        onDecision: () => {
+          throw new Error('metrics down');
+        },
+      },
+    );
+    await expect(limiter.acquire()).resolves.toMatchObject({ allowed: true });
+    expect(error).toHaveBeenCalledTimes(1);
+    vi.restoreAllMocks();
+  });
+});

@@ -3,12 +3,21 @@
  * `FreqLimit`: rate limiting outside HTTP — wait for your turn, then act.
  */
 
-import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
+import type { FreqLimitBackend, LimitStatus, MultiReservation, Reservation } from './backend.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { RateLimitedError } from './errors.js';
 import { BACKEND_COOL_DOWN_MS, BackendFailover, isBackend } from './failover.js';
+import { createInstructor, type DecisionEvent } from './instruction.js';
+import { createObserver } from './observer.js';
 import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from './params.js';
-import { abortReason, keyPrefix, refundAll, reserveAll, sleepUntil } from './reservations.js';
+import {
+  abortReason,
+  backendMethod,
+  keyPrefix,
+  refundAll,
+  reserveAll,
+  sleepUntil,
+} from './reservations.js';
 
 /** Options of {@link FreqLimit}. */
 export interface FreqLimitOptions {
@@ -24,6 +33,11 @@ export interface FreqLimitOptions {
    * instead, and the failing backend is not asked again for a 5 s cool-down.
    */
   onBackendError?: 'throw' | FreqLimitBackend;
+  /**
+   * Called synchronously once per `acquire` decision (`'pass'`, `'hold'`, `'reject'`,
+   * `'backend-error'`), e.g. for metrics. A throw is reported, never fails the call.
+   */
+  onDecision?: (event: DecisionEvent) => void;
 }
 
 /** Options of {@link FreqLimit.acquire}. */
@@ -59,6 +73,8 @@ export class FreqLimit {
   readonly #failover: BackendFailover | undefined;
   readonly #maxDelay: number;
   readonly #prefixes: readonly string[];
+  readonly #observe: ((event: DecisionEvent) => void) | undefined;
+  readonly #describe: ReturnType<typeof createInstructor>;
 
   constructor(
     params: FreqLimitParamsLike | readonly FreqLimitParamsLike[],
@@ -98,7 +114,17 @@ export class FreqLimit {
               error,
             );
           });
-    this.#prefixes = this.params.map((_, i) => keyPrefix(name, i, this.params.length));
+    const count = this.params.length;
+    this.#prefixes = this.params.map((_, i) => keyPrefix(name, i, count));
+    if (options.onDecision !== undefined && typeof options.onDecision !== 'function') {
+      throw new TypeError('FreqLimit: `onDecision` must be a function');
+    }
+    const observe = createObserver(options.onDecision, `FreqLimit "${name}"`);
+    this.#observe = observe && ((event) => observe(event, undefined));
+    this.#describe = createInstructor(
+      this.params.map((params, i) => ({ policy: count === 1 ? name : `${name}-${i + 1}`, params })),
+      false,
+    );
   }
 
   /**
@@ -125,14 +151,25 @@ export class FreqLimit {
     const sentAt = performance.now();
     let backend = this.#backend;
     let reservation: Reservation | MultiReservation;
+    let failure: { error: unknown } | undefined;
     if (this.#failover === undefined) {
-      reservation = await reserveAll(backend, keys, this.params, cost, maxDelay);
+      try {
+        reservation = await reserveAll(backend, keys, this.params, cost, maxDelay);
+      } catch (error) {
+        this.#report(keys, cost, undefined, { error });
+        throw error;
+      }
     } else {
       const result = await this.#failover.reserve(keys, this.params, cost, maxDelay);
-      if (result.reservation === undefined) throw result.error;
+      if (result.reservation === undefined) {
+        this.#report(keys, cost, undefined, { error: result.error });
+        throw result.error;
+      }
       reservation = result.reservation;
       backend = result.backend;
+      if ('error' in result) failure = { error: result.error };
     }
+    this.#report(keys, cost, reservation, failure, String(key));
     if (!reservation.allowed) throw new RateLimitedError(reservation, String(key));
     if (reservation.delay > 0 || signal?.aborted) {
       try {
@@ -143,6 +180,81 @@ export class FreqLimit {
       }
     }
     return reservation;
+  }
+
+  /**
+   * What `key` (omitted: the global bucket) looks like right now: a `LimitStatus`, or one per
+   * limit, in order, for several. Reserves and changes nothing.
+   */
+  async peek(key: FreqLimitKey = ''): Promise<LimitStatus | LimitStatus[]> {
+    const keys = this.#keys(key, 'peek');
+    const peek = backendMethod(this.#backend, 'peek', 'FreqLimit');
+    const all = await Promise.all(keys.map((k, i) => peek(k, this.params[i]!)));
+    return all.length === 1 ? all[0]! : all;
+  }
+
+  /** Forgets `key` (omitted: the global bucket) on every limit: it sees a full burst again. */
+  async reset(key: FreqLimitKey = ''): Promise<void> {
+    const keys = this.#keys(key, 'reset');
+    await Promise.all(
+      this.#backends().flatMap((b) => keys.map((k) => backendMethod(b, 'reset', 'FreqLimit')(k))),
+    );
+  }
+
+  /**
+   * Lets nothing of `key` pass before `ms` from now, on every limit, never shortening a longer
+   * wait: for an upstream's 429 `retry_after`, or an abuse signal. Through a shared backend
+   * every host respects it.
+   */
+  async block(key: FreqLimitKey, ms: number): Promise<void> {
+    const keys = this.#keys(key, 'block');
+    await Promise.all(
+      this.#backends().flatMap((b) =>
+        keys.map((k, i) => backendMethod(b, 'block', 'FreqLimit')(k, this.params[i]!, ms)),
+      ),
+    );
+  }
+
+  #keys(key: unknown, what: string): string[] {
+    if (typeof key !== 'string' && typeof key !== 'number') {
+      throw new TypeError(
+        `FreqLimit.${what}: \`key\` must be a string or number, got ${typeof key}`,
+      );
+    }
+    return this.#prefixes.map((prefix) => prefix + key);
+  }
+
+  #backends(): FreqLimitBackend[] {
+    return this.#failover?.backends ?? [this.#backend];
+  }
+
+  #report(
+    keys: string[],
+    cost: number,
+    reservation: Reservation | MultiReservation | undefined,
+    failure: { error: unknown } | undefined,
+    key = '',
+  ): void {
+    const observe = this.#observe;
+    if (observe === undefined) return;
+    const info =
+      reservation &&
+      this.#describe({
+        reservation,
+        applied: this.params.map((_, i) => i),
+        clientKeys: keys.map(() => key),
+        sentAt: 0,
+        wallNow: 0,
+        refund: { backend: this.#backend, keys, params: this.params, cost },
+      }).info;
+    const name = this.name;
+    if (failure !== undefined) {
+      const mode = info === undefined ? 'throw' : 'fallback';
+      observe({ outcome: 'backend-error', name, info, error: failure.error, mode, dryRun: false });
+    } else if (info !== undefined) {
+      const outcome = !info.allowed ? 'reject' : info.delay > 0 ? 'hold' : 'pass';
+      observe({ outcome, name, info, dryRun: false });
+    }
   }
 
   /** `acquire(key)`, then call `fn` and return what it returns. */

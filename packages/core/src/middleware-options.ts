@@ -10,6 +10,7 @@ import { InMemoryBackend } from './backends/memory.js';
 import { NoClientAddressError } from './errors.js';
 import { type BackendErrorMode, isBackend } from './failover.js';
 import { HEADER_MODES, type HeadersMode } from './headers.js';
+import type { DecisionEvent } from './instruction.js';
 import { ipKey } from './ip.js';
 import { checkCost, checkMaxDelay, FreqLimitParams } from './params.js';
 import { keyPrefix } from './reservations.js';
@@ -20,26 +21,36 @@ export type MaybePromise<T> = T | Promise<T>;
 /** What a key function returns: a key, or `null`/`undefined` for "not limited". */
 export type KeyResult = string | number | null | undefined;
 
+/**
+ * A number, or a function of the request giving it (maybe async): a dynamic limit, e.g.
+ * `limit: (req) => plans[req.user.plan]`. A function that throws or gives an invalid value
+ * fails the request (500), reserving nothing.
+ */
+export type Dynamic<Ctx> = number | ((ctx: Ctx) => MaybePromise<number>);
+
 /** One limit of the `limits` option. */
 export interface LimitOption<Ctx> {
-  /** Events per `period`; integer ≥ 1. */
-  limit: number;
-  /** Length of the period in ms; finite, > 0. */
-  period: number;
-  /** Events that may pass back to back on an idle key; integer ≥ 1. Default 1. */
-  burst?: number;
+  /** Events per `period`; integer ≥ 1, or a function of the request. */
+  limit: Dynamic<Ctx>;
+  /** Length of the period in ms; finite, > 0, or a function of the request. */
+  period: Dynamic<Ctx>;
+  /** Events that may pass back to back on an idle key; integer ≥ 1 (or a function). Default 1. */
+  burst?: Dynamic<Ctx>;
   /** Key of this limit (overrides `keyFn`); `null`/`undefined` → this limit does not apply. */
   key?: (ctx: Ctx) => MaybePromise<KeyResult>;
 }
 
 /** Options shared by the Express, Koa and Hono middleware; `Ctx` is the framework's context. */
 export interface FreqLimitMiddlewareOptions<Ctx, OnRejected = never> {
-  /** Events per `period` (one limit); integer ≥ 1. Use either `limit`/`period`/`burst` or `limits`. */
-  limit?: number;
-  /** Length of the period in ms (one limit); finite, > 0. */
-  period?: number;
-  /** Events that may pass back to back on an idle key (one limit). Default 1. */
-  burst?: number;
+  /**
+   * Events per `period` (one limit); integer ≥ 1, or a function of the request (maybe async).
+   * Use either `limit`/`period`/`burst` or `limits`.
+   */
+  limit?: Dynamic<Ctx>;
+  /** Length of the period in ms (one limit); finite, > 0, or a function of the request. */
+  period?: Dynamic<Ctx>;
+  /** Events that may pass back to back on an idle key (one limit), or a function. Default 1. */
+  burst?: Dynamic<Ctx>;
   /** Several limits at once, all of which must allow a request. */
   limits?: ReadonlyArray<LimitOption<Ctx>>;
   /** The client's key; `null`/`undefined` → not limited. Default: the client IP address. */
@@ -62,6 +73,18 @@ export interface FreqLimitMiddlewareOptions<Ctx, OnRejected = never> {
   onBackendError?: BackendErrorMode;
   /** Requests this middleware may hold at once; at the cap, `maxDelay` is 0. Default 1000. */
   maxHeld?: number;
+  /**
+   * `true`: decide and record every request as usual, but never hold or reject one and send no
+   * rate-limit headers; the decision (with `dryRun: true`) is still on the request and passed
+   * to `onDecision`. For rolling a limit out on live traffic. Default `false`.
+   */
+  dryRun?: boolean;
+  /**
+   * Called synchronously once per decision (`'pass'`, `'hold'`, `'reject'`, `'backend-error'`)
+   * with the request, e.g. to count them in Prometheus. A throw is reported, never fails the
+   * request. Not called for requests that were skipped or had no key.
+   */
+  onDecision?: (event: DecisionEvent, ctx: Ctx) => void;
 }
 
 /**
@@ -85,6 +108,8 @@ const KNOWN_OPTIONS: {
   onRejected: true,
   onBackendError: true,
   maxHeld: true,
+  dryRun: true,
+  onDecision: true,
 };
 
 /** What an adapter tells the core about its framework. */
@@ -97,6 +122,9 @@ export interface AdapterSpec<Ctx> {
   noAddress: string;
 }
 
+/** How a limit gets its params: fixed at factory time, or resolved per request. */
+export type ParamsSource<Ctx> = FreqLimitParams | ((ctx: Ctx) => MaybePromise<FreqLimitParams>);
+
 /** One limit, resolved. */
 export interface ResolvedLimit<Ctx> {
   /** Policy name in headers: the middleware `name`, or `name-1`, `name-2`… for several limits. */
@@ -107,7 +135,8 @@ export interface ResolvedLimit<Ctx> {
   readonly key: (ctx: Ctx) => MaybePromise<KeyResult>;
   /** How `key` is named in error messages. */
   readonly keyLabel: string;
-  readonly params: FreqLimitParams;
+  /** The params: static (precomputed), or a function of the request for dynamic limits. */
+  readonly params: ParamsSource<Ctx>;
 }
 
 /** Every option of one middleware instance, validated, defaulted and frozen. */
@@ -124,6 +153,8 @@ export interface MiddlewareConfig<Ctx, OnRejected = never> {
   readonly onBackendError: BackendErrorMode;
   readonly headers: HeadersMode;
   readonly onRejected: OnRejected | undefined;
+  readonly dryRun: boolean;
+  readonly onDecision: ((event: DecisionEvent, ctx: Ctx) => void) | undefined;
 }
 
 /** Default `maxHeld`: requests one middleware instance may hold at once. */
@@ -152,6 +183,40 @@ function defaultKey<Ctx>(adapter: AdapterSpec<Ctx>): (ctx: Ctx) => string {
     }
     // A non-IP value (e.g. a trusted proxy's opaque client id) is still a usable key.
     return ipKey(address) ?? address;
+  };
+}
+
+/** Resolved params met before, per limit: a few plans give a few params objects, not one per request. */
+const PARAMS_CACHE_SIZE = 64;
+
+/**
+ * The params of one limit: precomputed when `limit`, `period` and `burst` are numbers (the
+ * fast path), else a function resolving them per request. Static parts are checked here.
+ */
+function paramsSource<Ctx>(l: LimitOption<Ctx>, where: string): ParamsSource<Ctx> {
+  const { limit, period, burst } = l;
+  if (typeof limit !== 'function' && typeof period !== 'function' && typeof burst !== 'function') {
+    return new FreqLimitParams({ limit, period, burst }, where);
+  }
+  // Check the static parts now, with placeholders for the dynamic ones.
+  const one = (v: Dynamic<Ctx> | undefined) => (typeof v === 'function' ? 1 : v);
+  new FreqLimitParams({ limit: one(limit)!, period: one(period)!, burst: one(burst) }, where);
+  const cache = new Map<string, FreqLimitParams>();
+  const value = (v: Dynamic<Ctx> | undefined, ctx: Ctx) => (typeof v === 'function' ? v(ctx) : v);
+  return async (ctx) => {
+    const init = {
+      limit: await value(limit, ctx),
+      period: await value(period, ctx),
+      burst: await value(burst, ctx),
+    } as { limit: number; period: number; burst?: number };
+    const id = `${init.limit}|${init.period}|${init.burst}`;
+    let params = cache.get(id);
+    if (params === undefined) {
+      params = new FreqLimitParams(init, `${where} (resolved for this request)`);
+      if (cache.size >= PARAMS_CACHE_SIZE) cache.clear();
+      cache.set(id, params);
+    }
+    return params;
   };
 }
 
@@ -240,6 +305,10 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
   checkFunction(options.keyFn, 'keyFn', where);
   checkFunction(options.skip, 'skip', where);
   checkFunction(options.onRejected, 'onRejected', where);
+  checkFunction(options.onDecision, 'onDecision', where);
+  if (options.dryRun !== undefined && typeof options.dryRun !== 'boolean') {
+    throw new TypeError(`${where}: \`dryRun\` must be a boolean, got ${typeof options.dryRun}`);
+  }
   const keyFn = options.keyFn ?? defaultKey(adapter);
   const keyLabel = options.keyFn === undefined ? 'the default key' : 'keyFn';
   const list = resolveLimits(options, where);
@@ -251,10 +320,7 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
       prefix: keyPrefix(name, i, count),
       key: l.key ?? keyFn,
       keyLabel: l.key === undefined ? keyLabel : `limits[${i}].key`,
-      params: new FreqLimitParams(
-        { limit: l.limit, period: l.period, burst: l.burst },
-        count === 1 ? where : `${where} limits[${i}]`,
-      ),
+      params: paramsSource(l, count === 1 ? where : `${where} limits[${i}]`),
     });
   });
 
@@ -288,6 +354,8 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
     onBackendError: options.onBackendError ?? 'allow',
     headers,
     onRejected: options.onRejected,
+    dryRun: options.dryRun === true,
+    onDecision: options.onDecision,
   };
   checkBackends(config as MiddlewareConfig<unknown, unknown>, options.backend !== undefined);
   if (options.backend !== undefined) warnSharedName(options.backend, name, where);

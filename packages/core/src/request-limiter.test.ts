@@ -9,7 +9,12 @@ import type { FreqLimitBackend } from './backend.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { BackendTimeoutError } from './errors.js';
 import { BACKEND_COOL_DOWN_MS } from './failover.js';
-import type { HoldInstruction, Instruction, RejectInstruction } from './instruction.js';
+import type {
+  DecisionEvent,
+  HoldInstruction,
+  Instruction,
+  RejectInstruction,
+} from './instruction.js';
 import type { AdapterSpec, FreqLimitMiddlewareOptions } from './middleware-options.js';
 import { RequestLimiter } from './request-limiter.js';
 
@@ -77,6 +82,7 @@ describe('RequestLimiter decisions', () => {
             resetAfter: 100,
           },
         ],
+        dryRun: false,
       },
       headers: [
         ['RateLimit-Policy', '"default";q=10;w=1'],
@@ -535,5 +541,263 @@ describe('RequestLimiter timing and concurrency', () => {
       code: 'NO_CLIENT_ADDRESS',
       message: 'test: no ctx.ip; pass `keyFn`',
     });
+  });
+});
+
+describe('RequestLimiter dynamic limits', () => {
+  it('static params are resolved once; dynamic ones per request, cached per value', () => {
+    const fixed = limiter({ limit: 2, period: 1000 });
+    expect(fixed.config.limits[0]?.params).toMatchObject({ limit: 2, interval: 500 });
+    const dynamic = limiter({ limit: (ctx) => (ctx.user === 'pro' ? 10 : 2), period: 1000 });
+    expect(typeof dynamic.config.limits[0]?.params).toBe('function');
+  });
+
+  it('each request uses the params resolved for it; headers and info report them', async () => {
+    const backend = new RecordingBackend(new InMemoryBackend({ clock: manualClock().clock }));
+    const rl = limiter({
+      name: 'plan',
+      backend,
+      maxDelay: 0,
+      limit: async (ctx) => (ctx.user === 'pro' ? 10 : 2),
+      period: 1000,
+      burst: (ctx) => (ctx.user === 'pro' ? 5 : 1),
+    });
+    const pro = await rl.decide({ ...A, user: 'pro' });
+    expect(header(pro, 'RateLimit-Policy')).toBe('"plan";q=10;w=1');
+    expect(header(pro, 'RateLimit')).toBe('"plan";r=4;t=0');
+    expect(pro.kind === 'pass' && pro.info.limits[0]).toMatchObject({ limit: 10, burst: 5 });
+    const free = await rl.decide({ ...B, user: 'free' });
+    expect(header(free, 'RateLimit-Policy')).toBe('"plan";q=2;w=1');
+    expect(header(free, 'RateLimit')).toBe('"plan";r=0;t=1');
+    expect(asReject(await rl.decide({ ...B, user: 'free' })).info.reservation.retryAfter).toBe(500);
+    // The key's state is only its TAT: under the pro params the same history weighs less.
+    expect(asReject(await rl.decide({ ...B, user: 'pro' })).info.reservation.retryAfter).toBe(100);
+  });
+
+  it.each([
+    ['returns 0', { limit: () => 0, period: 1000 }, /limit/],
+    ['returns a string', { limit: 1, period: () => '1000' as unknown as number }, /period/],
+    ['returns a fraction', { limit: 1, period: 1000, burst: async () => 1.5 }, /burst/],
+    [
+      'throws',
+      {
+        limit: () => {
+          throw new Error('no plan');
+        },
+        period: 1000,
+      },
+      /no plan/,
+    ],
+  ])('a dynamic param that %s fails the request, reserving nothing', async (_w, o, message) => {
+    const backend = new RecordingBackend();
+    const rl = limiter({ ...(o as FreqLimitMiddlewareOptions<Ctx>), backend });
+    await expect(rl.decide(A)).rejects.toThrow(message);
+    expect(backend.reserved).toEqual([]);
+  });
+
+  it('static parts of a dynamic limit are still checked at construction', () => {
+    expect(() => limiter({ limit: () => 1, period: -5 })).toThrow(/period/);
+    const limits = [
+      { limit: 1, period: 1000 },
+      { limit: 0, period: () => 1000 },
+    ];
+    expect(() => limiter({ limits })).toThrow(/limits\[1\].*`limit`/);
+  });
+
+  it('per entry of limits, mixed with static entries', async () => {
+    const rl = limiter({
+      name: 'm',
+      limits: [
+        { limit: 30, period: 1000, burst: 30, key: () => 'all' },
+        { limit: (ctx) => (ctx.user === 'pro' ? 5 : 1), period: 1000 },
+      ],
+    });
+    const d = await rl.decide({ ...A, user: 'pro' });
+    expect(header(d, 'RateLimit-Policy')).toBe('"m-1";q=30;w=1, "m-2";q=5;w=1');
+  });
+});
+
+describe('RequestLimiter dryRun and onDecision', () => {
+  it('dryRun: reserved and decided as usual, never held or rejected, no headers', async () => {
+    const backend = new RecordingBackend(new InMemoryBackend({ clock: manualClock().clock }));
+    const rl = limiter({ limit: 1, period: 1000, maxDelay: 500, backend, dryRun: true });
+    const first = await rl.decide(A);
+    const wouldHold = await rl.decide(A); // maxDelay 500 < 1000: would be rejected
+    expect(first).toMatchObject({
+      kind: 'pass',
+      headers: [],
+      info: { allowed: true, dryRun: true },
+    });
+    expect(wouldHold).toMatchObject({
+      kind: 'pass',
+      headers: [],
+      info: { allowed: false, delay: 1000, retryAfter: 1, dryRun: true },
+    });
+    const relaxed = limiter({
+      limit: 1,
+      period: 1000,
+      maxDelay: 5000,
+      backend,
+      dryRun: true,
+      name: 'r',
+    });
+    await relaxed.decide(A);
+    expect(await relaxed.decide(A)).toMatchObject({ kind: 'pass', info: { delay: 1000 } });
+    expect(relaxed.held).toBe(0);
+    expect(backend.reserved).toHaveLength(4); // every request went to the backend
+  });
+
+  it("dryRun never answers 503, even with onBackendError: 'reject'", async () => {
+    const rl = limiter({
+      limit: 1,
+      period: 1000,
+      backend: new FailingBackend(),
+      onBackendError: 'reject',
+      dryRun: true,
+    });
+    expect(await rl.decide(A)).toEqual({ kind: 'next' });
+  });
+
+  it('onDecision: once per decision, synchronously, with the request; none when skipped', async () => {
+    const events: Array<[string, unknown, Ctx]> = [];
+    const rl = limiter({
+      name: 'obs',
+      limit: 1,
+      period: 1000,
+      maxDelay: 1000,
+      skip: (ctx) => ctx.user === 'admin',
+      onDecision: (event, ctx) => events.push([event.outcome, event.info?.delay, ctx]),
+    });
+    const admin = { ...A, user: 'admin' };
+    const seen: number[] = [];
+    for (const ctx of [A, A, admin, A]) {
+      const d = await rl.decide(ctx);
+      seen.push(events.length); // already reported when decide resolves
+      if (d.kind === 'hold') void rl.hold(d);
+    }
+    expect(seen).toEqual([1, 2, 2, 3]);
+    expect(events).toEqual([
+      ['pass', 0, A],
+      ['hold', 1000, A],
+      ['reject', 2000, A],
+    ]);
+  });
+
+  it("onDecision: 'backend-error' with the error and the mode applied (and the fallback's decision)", async () => {
+    const events: DecisionEvent[] = [];
+    const onDecision = (e: DecisionEvent) => events.push(e);
+    const failing = new FailingBackend('reject', timeout);
+    await limiter({ limit: 1, period: 1, backend: failing, onDecision }).decide(A);
+    await limiter({
+      limit: 1,
+      period: 1,
+      backend: failing,
+      onBackendError: 'reject',
+      onDecision,
+    }).decide(A);
+    const fallback = new InMemoryBackend();
+    await limiter({
+      limit: 1,
+      period: 1,
+      backend: failing,
+      onBackendError: fallback,
+      onDecision,
+    }).decide(A);
+    expect(events.map((e) => [e.outcome, e.mode, e.info?.allowed])).toEqual([
+      ['backend-error', 'allow', undefined],
+      ['backend-error', 'reject', undefined],
+      ['backend-error', 'fallback', true],
+    ]);
+    expect(events.every((e) => e.error instanceof BackendTimeoutError)).toBe(true);
+  });
+
+  it('a throwing onDecision is reported (once a minute), never fails the request', async () => {
+    const rl = limiter({
+      limit: 10,
+      period: 1000,
+      burst: 10,
+      onDecision: () => {
+        throw new Error('metrics down');
+      },
+    });
+    expect((await rl.decide(A)).kind).toBe('pass');
+    expect((await rl.decide(A)).kind).toBe('pass');
+    expect(errorSpy).toHaveBeenCalledTimes(1);
+    expect(String(errorSpy.mock.calls[0]?.[0])).toMatch(/onDecision threw/);
+  });
+});
+
+describe('RequestLimiter reset, peek, block', () => {
+  it('peek changes nothing; reset gives a full burst; block holds the key back', async () => {
+    const backend = new InMemoryBackend({ clock: manualClock().clock });
+    const rl = limiter({ name: 'login', limit: 5, period: 60_000, burst: 2, maxDelay: 0, backend });
+    await rl.decide(A);
+    await rl.decide(A);
+    expect(asReject(await rl.decide(A)).status).toBe(429);
+    expect(await rl.peek('192.0.2.1')).toEqual({
+      remaining: 0,
+      resetAfter: 24_000,
+      retryAfter: 12_000,
+    });
+    expect(await rl.peek('192.0.2.1')).toEqual({
+      remaining: 0,
+      resetAfter: 24_000,
+      retryAfter: 12_000,
+    });
+    await rl.reset('192.0.2.1');
+    expect(await rl.peek('192.0.2.1')).toEqual({ remaining: 2, resetAfter: 0, retryAfter: 0 });
+    expect((await rl.decide(A)).kind).toBe('pass');
+    await rl.block('192.0.2.2', 30_000);
+    expect(asReject(await rl.decide(B)).info.reservation.retryAfter).toBe(30_000);
+  });
+
+  it('work on every limit (namespaced); peek gives one status per limit', async () => {
+    const backend = new RecordingBackend(new InMemoryBackend({ clock: manualClock().clock }));
+    const rl = limiter({
+      name: 'two',
+      backend,
+      limits: [
+        { limit: 1, period: 1000 },
+        { limit: 10, period: 1000, burst: 10 },
+      ],
+    });
+    await rl.decide(A);
+    expect(await rl.peek(A.ip!)).toEqual([
+      { remaining: 0, resetAfter: 1000, retryAfter: 1000 },
+      { remaining: 9, resetAfter: 100, retryAfter: 0 },
+    ]);
+    await rl.block(A.ip!, 5000);
+    expect((await rl.peek(A.ip!)) as unknown[]).toMatchObject([
+      { retryAfter: 5000 },
+      { retryAfter: 5000 },
+    ]);
+    await rl.reset(A.ip!);
+    expect((await rl.decide(A)).kind).toBe('pass');
+  });
+
+  it('dynamic params need the request for peek and block, not for reset', async () => {
+    const rl = limiter({ limit: (ctx) => (ctx.user ? 10 : 1), period: 1000 });
+    await expect(rl.peek('k')).rejects.toThrow(/dynamic params.*pass it as the last argument/);
+    await expect(rl.block('k', 1000)).rejects.toThrow(/dynamic params/);
+    expect(await rl.peek('k', { user: 'ann' })).toEqual({
+      remaining: 1,
+      resetAfter: 0,
+      retryAfter: 0,
+    });
+    await expect(rl.reset('k')).resolves.toBeUndefined();
+  });
+
+  it('reset and block reach the fallback backend too; a backend without them says so', async () => {
+    const fallback = new InMemoryBackend({ clock: manualClock().clock });
+    const rl = limiter({ limit: 1, period: 60_000, maxDelay: 0, onBackendError: fallback });
+    await rl.block('k', 10_000);
+    expect(
+      (await fallback.peek('default:k', rl.config.limits[0]!.params as never)).retryAfter,
+    ).toBe(10_000);
+    const custom = limiter({ limit: 1, period: 1000, backend: new SingleLimitBackend() });
+    await expect(custom.reset('k')).rejects.toThrow(/SingleLimitBackend has no reset\(\)/);
+    await expect(custom.peek('k')).rejects.toThrow(/has no peek\(\)/);
+    await expect(custom.block('k', 1)).rejects.toThrow(/has no block\(\)/);
+    await expect(custom.reset({} as never)).rejects.toThrow(/string or number/);
   });
 });

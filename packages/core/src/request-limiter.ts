@@ -1,14 +1,17 @@
 /**
  * @module request-limiter
- * The middleware engine every adapter shares: key → skip → cost → one reservation → an
- * {@link Instruction}, then the hold. An adapter reads its request, calls {@link
+ * The middleware engine every adapter shares: key → skip → params → cost → one reservation →
+ * an {@link Instruction}, then the hold; and the state controls (`reset`, `peek`, `block`)
+ * every adapter's middleware carries. An adapter reads its request, calls {@link
  * RequestLimiter.decide}, and writes what the instruction says.
  */
 
+import type { LimitStatus } from './backend.js';
 import { BACKEND_COOL_DOWN_MS, BackendFailover } from './failover.js';
 import type { HeaderPair } from './headers.js';
 import {
   createInstructor,
+  type DecisionEvent,
   type HoldInstruction,
   type Instruction,
   NEXT,
@@ -20,11 +23,13 @@ import {
   type FreqLimitMiddlewareOptions,
   type KeyResult,
   type MiddlewareConfig,
+  type ResolvedLimit,
   resolveMiddlewareOptions,
 } from './middleware-options.js';
 import type { ClosableResponse } from './node-response.js';
+import { createObserver } from './observer.js';
 import { checkCost, type FreqLimitParams } from './params.js';
-import { refundAll, sleepUntil } from './reservations.js';
+import { backendMethod, refundAll, sleepUntil } from './reservations.js';
 
 function toKey(value: KeyResult, where: string, label: string): string | undefined {
   if (value === null || value === undefined) return undefined;
@@ -35,15 +40,33 @@ function toKey(value: KeyResult, where: string, label: string): string | undefin
   );
 }
 
+/** The state controls every adapter's middleware carries (see `RequestLimiter`). */
+export interface LimiterControls<Ctx> {
+  /** Forgets `key` on every limit of the middleware: its next request sees a full burst. */
+  reset(key: string | number): Promise<void>;
+  /**
+   * What `key` looks like on each limit right now (one `LimitStatus`; an array, in order, for
+   * several limits). Changes nothing. Dynamic params need the request as `ctx`.
+   */
+  peek(key: string | number, ctx?: Ctx): Promise<LimitStatus | LimitStatus[]>;
+  /**
+   * Lets nothing of `key` pass for `ms` on every limit (never shortening a longer wait).
+   * Dynamic params need the request as `ctx`.
+   */
+  block(key: string | number, ms: number, ctx?: Ctx): Promise<void>;
+}
+
 /**
  * The request logic of one middleware instance. Options are validated and resolved once, in
  * the constructor; {@link decide} and {@link hold} do the per-request work.
  */
-export class RequestLimiter<Ctx, OnRejected = never> {
+export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<Ctx> {
   /** The resolved, frozen options. */
   readonly config: MiddlewareConfig<Ctx, OnRejected>;
   readonly #failover: BackendFailover;
   readonly #instruct: ReturnType<typeof createInstructor>;
+  readonly #observe: ((event: DecisionEvent, ctx: Ctx) => void) | undefined;
+  readonly #mode: 'allow' | 'reject' | 'fallback';
   /** Requests being held now. */
   #held = 0;
   /** Reservations under way that may still turn into holds (counted against `maxHeld`). */
@@ -53,6 +76,7 @@ export class RequestLimiter<Ctx, OnRejected = never> {
     const config = resolveMiddlewareOptions(options, adapter);
     this.config = config;
     const mode = config.onBackendError;
+    this.#mode = typeof mode === 'string' ? mode : 'fallback';
     const label = typeof mode === 'string' ? mode : 'fallback backend';
     this.#failover = new BackendFailover(
       config.backend,
@@ -64,7 +88,8 @@ export class RequestLimiter<Ctx, OnRejected = never> {
         );
       },
     );
-    this.#instruct = createInstructor(config.limits, config.headers);
+    this.#instruct = createInstructor(config.limits, config.headers, config.dryRun);
+    this.#observe = createObserver(config.onDecision, config.where);
   }
 
   /** Requests currently held by this middleware. */
@@ -74,8 +99,8 @@ export class RequestLimiter<Ctx, OnRejected = never> {
 
   /**
    * Decides what to do with a request. Rejects (so the framework's error path runs, with
-   * nothing reserved) when `keyFn`, `skip` or `cost` throws or returns something invalid.
-   * Every `'hold'` instruction must be passed to {@link hold}.
+   * nothing reserved) when `keyFn`, `skip`, `cost` or a dynamic param throws or gives something
+   * invalid. Every `'hold'` instruction must be passed to {@link hold}.
    */
   async decide(ctx: Ctx): Promise<Instruction> {
     const config = this.config;
@@ -91,7 +116,7 @@ export class RequestLimiter<Ctx, OnRejected = never> {
       if (key === undefined) continue;
       clientKeys.push(key);
       keys.push(limit.prefix + key);
-      params.push(limit.params);
+      params.push(typeof limit.params === 'function' ? await limit.params(ctx) : limit.params);
       applied.push(i);
     }
     if (keys.length === 0) return NEXT;
@@ -110,8 +135,22 @@ export class RequestLimiter<Ctx, OnRejected = never> {
     } finally {
       if (!capped) this.#pending--;
     }
+    const observe = this.#observe;
     if (result.reservation === undefined) {
-      return config.onBackendError === 'reject' ? UNAVAILABLE : NEXT;
+      const mode = this.#mode;
+      const dryRun = config.dryRun;
+      observe?.(
+        {
+          outcome: 'backend-error',
+          name: config.name,
+          info: undefined,
+          error: result.error,
+          mode,
+          dryRun,
+        },
+        ctx,
+      );
+      return mode === 'reject' && !dryRun ? UNAVAILABLE : NEXT;
     }
     const instruction = this.#instruct({
       reservation: result.reservation,
@@ -121,6 +160,18 @@ export class RequestLimiter<Ctx, OnRejected = never> {
       wallNow: Date.now(),
       refund: { backend: result.backend, keys, params, cost },
     });
+    if (observe !== undefined) {
+      const { info, kind } = instruction;
+      const name = config.name;
+      const dryRun = config.dryRun;
+      observe(
+        'error' in result
+          ? { outcome: 'backend-error', name, info, error: result.error, mode: 'fallback', dryRun }
+          : { outcome: kind, name, info, dryRun },
+        ctx,
+      );
+    }
+    if (config.dryRun) return { kind: 'pass', info: instruction.info, headers: [] };
     if (instruction.kind === 'hold') this.#held++;
     return instruction;
   }
@@ -163,4 +214,86 @@ export class RequestLimiter<Ctx, OnRejected = never> {
       res.off('close', onClose);
     }
   }
+
+  /**
+   * Forgets `key` (the client key, before namespacing) on every limit, on the backend and on a
+   * fallback backend if there is one. Like express-rate-limit's `resetKey`.
+   */
+  async reset(key: string | number): Promise<void> {
+    const name = this.#clientKey(key, 'reset');
+    await Promise.all(
+      this.#failover.backends.flatMap((backend) =>
+        this.config.limits.map((limit) =>
+          backendMethod(backend, 'reset', this.config.where)(limit.prefix + name),
+        ),
+      ),
+    );
+  }
+
+  /** What `key` looks like on each limit right now, on the backend. Changes nothing. */
+  async peek(key: string | number, ctx?: Ctx): Promise<LimitStatus | LimitStatus[]> {
+    const name = this.#clientKey(key, 'peek');
+    const backend = this.config.backend;
+    const peek = backendMethod(backend, 'peek', this.config.where);
+    const limits = this.config.limits;
+    const all = await Promise.all(
+      limits.map(async (limit) =>
+        peek(limit.prefix + name, await this.#params(limit, ctx, 'peek')),
+      ),
+    );
+    return limits.length === 1 ? all[0]! : all;
+  }
+
+  /**
+   * Lets nothing of `key` pass before `ms` from now, on every limit, on the backend and on a
+   * fallback backend if there is one; a longer wait is never shortened.
+   */
+  async block(key: string | number, ms: number, ctx?: Ctx): Promise<void> {
+    const name = this.#clientKey(key, 'block');
+    const limits = this.config.limits;
+    const params = await Promise.all(limits.map((limit) => this.#params(limit, ctx, 'block')));
+    await Promise.all(
+      this.#failover.backends.flatMap((backend) =>
+        limits.map((limit, i) =>
+          backendMethod(backend, 'block', this.config.where)(limit.prefix + name, params[i]!, ms),
+        ),
+      ),
+    );
+  }
+
+  #clientKey(key: unknown, what: string): string {
+    if (typeof key === 'number') return String(key);
+    if (typeof key !== 'string') {
+      throw new TypeError(
+        `${this.config.where}: ${what}(key) needs a string or number key, got ${typeof key}`,
+      );
+    }
+    return key;
+  }
+
+  #params(limit: ResolvedLimit<Ctx>, ctx: Ctx | undefined, what: string) {
+    if (typeof limit.params !== 'function') return limit.params;
+    if (ctx === undefined) {
+      throw new TypeError(
+        `${this.config.where}: limit "${limit.policy}" has dynamic params, so ${what}() needs the request: pass it as the last argument`,
+      );
+    }
+    return limit.params(ctx);
+  }
+}
+
+/**
+ * `middleware` carrying the limiter's `reset`, `peek` and `block` as properties, e.g.
+ * `const login = freqLimit({ name: 'login', … }); … await login.reset(req.ip);`.
+ */
+export function withControls<M extends object, Ctx>(
+  middleware: M,
+  limiter: LimiterControls<Ctx>,
+): M & LimiterControls<Ctx> {
+  const controls: LimiterControls<Ctx> = {
+    reset: (key) => limiter.reset(key),
+    peek: (key, ctx) => limiter.peek(key, ctx),
+    block: (key, ms, ctx) => limiter.block(key, ms, ctx),
+  };
+  return Object.assign(middleware, controls);
 }

@@ -55,6 +55,24 @@ export function refundAll(
   }
 }
 
+/**
+ * A backend's optional state-control method, bound to it; a custom backend that lacks it fails
+ * with a `TypeError` naming the backend and the method.
+ */
+export function backendMethod<M extends 'peek' | 'reset' | 'block'>(
+  backend: FreqLimitBackend,
+  name: M,
+  where: string,
+): NonNullable<FreqLimitBackend[M]> {
+  const fn = backend[name];
+  if (typeof fn !== 'function') {
+    throw new TypeError(
+      `${where}: backend ${backend.constructor?.name ?? 'object'} has no ${name}()`,
+    );
+  }
+  return fn.bind(backend) as NonNullable<FreqLimitBackend[M]>;
+}
+
 /** The reason an aborted signal rejects with (its own reason, else an `AbortError`). */
 export function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');

@@ -12,8 +12,9 @@ import { connect } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InMemoryBackend } from '../src/backends/memory.js';
 import * as core from '../src/index.js';
-import type { FreqLimitInfo } from '../src/instruction.js';
+import type { DecisionEvent, FreqLimitInfo } from '../src/instruction.js';
 import type { FreqLimitMiddlewareOptions } from '../src/middleware-options.js';
+import type { LimiterControls } from '../src/request-limiter.js';
 import { FailingBackend, manualClock, RecordingBackend } from './test-backends.js';
 
 /** A served app. */
@@ -48,7 +49,9 @@ export interface AdapterHarness<Ctx, OnRejected, Middleware> {
   /** The adapter's module (`import * as adapter from '…'`), to compare export lists. */
   exports: object;
   /** The adapter's `freqLimit`. */
-  freqLimit(options: FreqLimitMiddlewareOptions<Ctx, OnRejected>): Middleware;
+  freqLimit(
+    options: FreqLimitMiddlewareOptions<Ctx, OnRejected>,
+  ): Middleware & LimiterControls<Ctx>;
   /**
    * Serves the middleware, in order, in front of a handler that answers 200 with JSON
    * `{ "freqLimit": <the decision it sees, or null> }`; errors take the framework's own error
@@ -616,6 +619,132 @@ export function testAdapter<Ctx, OnRejected, Middleware>(
       // Refunded: the next unit is 400 ms away, not 800.
       expect((await get(app.url)).seen).toMatchObject({ delay: 400 });
       expect(app.ran()).toBe(2);
+    });
+
+    describe('dynamic limits', () => {
+      it('limit, period and burst may be (async) functions of the request; headers report them', async () => {
+        const plan = (ctx: Ctx) => h.header(ctx, 'x-plan');
+        const app = await serve({
+          name: 'plan',
+          maxDelay: 0,
+          backend: frozen(),
+          keyFn: header('x-user'),
+          limit: async (ctx) => (plan(ctx) === 'pro' ? 10 : 1),
+          period: 60_000,
+          burst: (ctx) => (plan(ctx) === 'pro' ? 3 : 1),
+        });
+        const pro = await get(app.url, { 'x-user': 'p', 'x-plan': 'pro' });
+        expect(pro.headers.get('ratelimit-policy')).toBe('"plan";q=10;w=60');
+        expect(pro.headers.get('ratelimit')).toBe('"plan";r=2;t=0');
+        expect(pro.seen?.limits[0]).toMatchObject({ limit: 10, burst: 3 });
+        const free = await get(app.url, { 'x-user': 'f' });
+        expect(free.headers.get('ratelimit-policy')).toBe('"plan";q=1;w=60');
+        expect((await get(app.url, { 'x-user': 'f' })).status).toBe(429);
+        expect((await get(app.url, { 'x-user': 'p', 'x-plan': 'pro' })).status).toBe(200);
+      });
+
+      it('a dynamic param that is invalid fails the request (500), reserving nothing', async () => {
+        const backend = new RecordingBackend();
+        const app = await serve({ limit: () => -1, period: 1_000, backend });
+        expect((await get(app.url)).status).toBe(500);
+        expect((app.errors[0] as Error).message).toMatch(/`limit`/);
+        expect(backend.reserved).toEqual([]);
+      });
+    });
+
+    describe('dryRun and onDecision', () => {
+      it('dryRun: decided and recorded, never held or rejected, no rate-limit headers', async () => {
+        const outcomes: string[] = [];
+        const app = await serve({
+          limit: 1,
+          period: 60_000,
+          maxDelay: 0,
+          dryRun: true,
+          backend: frozen(),
+          onDecision: (event) => outcomes.push(event.outcome),
+        });
+        for (let i = 0; i < 3; i++) {
+          const res = await get(app.url);
+          expect(res.status).toBe(200);
+          expect(res.headers.get('ratelimit')).toBeNull();
+          expect(res.headers.get('retry-after')).toBeNull();
+          expect(res.seen).toMatchObject({ dryRun: true, allowed: i === 0 });
+        }
+        expect(outcomes).toEqual(['pass', 'reject', 'reject']);
+        expect(app.ran()).toBe(3);
+      });
+
+      it('onDecision gets every decision with the framework’s request, none for skipped ones', async () => {
+        const events: Array<[DecisionEvent['outcome'], string | undefined]> = [];
+        const app = await serve({
+          limit: 1,
+          period: 300,
+          maxDelay: 300,
+          backend: frozen(),
+          skip: (ctx) => h.header(ctx, 'x-skip') === '1',
+          onDecision: (event, ctx) => events.push([event.outcome, h.header(ctx, 'x-id')]),
+        });
+        await get(app.url, { 'x-id': 'a' });
+        await get(app.url, { 'x-id': 'b' });
+        await get(app.url, { 'x-id': 'c' });
+        await get(app.url, { 'x-id': 'd', 'x-skip': '1' });
+        expect(events).toEqual([
+          ['pass', 'a'],
+          ['hold', 'b'],
+          ['reject', 'c'],
+        ]);
+      });
+
+      it("onDecision reports 'backend-error' with the mode; a throwing onDecision breaks nothing", async () => {
+        vi.spyOn(console, 'error').mockImplementation(() => undefined);
+        const events: DecisionEvent[] = [];
+        const app = await serve(
+          {
+            name: 'down',
+            limit: 1,
+            period: 1_000,
+            backend: new FailingBackend(),
+            onDecision: (event) => events.push(event),
+          },
+          {
+            name: 'broken',
+            limit: 10,
+            period: 1_000,
+            onDecision: () => {
+              throw new Error('metrics down');
+            },
+          },
+        );
+        expect((await get(app.url)).status).toBe(200);
+        expect(events).toMatchObject([{ outcome: 'backend-error', name: 'down', mode: 'allow' }]);
+      });
+    });
+
+    describe('reset, peek and block on the middleware', () => {
+      it('reset lets a client in again; peek reads without changing; block holds it back', async () => {
+        const middleware = h.freqLimit({
+          name: 'login',
+          limit: 5,
+          period: 60_000,
+          burst: 2,
+          maxDelay: 0,
+          backend: frozen(),
+        });
+        const app = await h.serve([middleware]);
+        open.push(app);
+        await get(app.url);
+        await get(app.url);
+        expect((await get(app.url)).status).toBe(429);
+        const status = { remaining: 0, resetAfter: 24_000, retryAfter: 12_000 };
+        expect(await middleware.peek('127.0.0.1')).toEqual(status);
+        expect(await middleware.peek('127.0.0.1')).toEqual(status);
+        await middleware.reset('127.0.0.1');
+        expect((await get(app.url)).headers.get('ratelimit')).toBe('"login";r=1;t=0');
+        await middleware.block('127.0.0.1', 90_000);
+        const blocked = await get(app.url);
+        expect(blocked.status).toBe(429);
+        expect(blocked.headers.get('retry-after')).toBe('90');
+      });
     });
 
     describe('options', () => {

@@ -5,6 +5,7 @@
 
 import type {
   FreqLimitBackend,
+  LimitStatus,
   RefundOptions,
   Reservation,
   ReserveManyEntry,
@@ -33,6 +34,20 @@ export class RecordingBackend implements FreqLimitBackend {
   }
   clear(): Promise<void> {
     return this.inner.clear();
+  }
+  /** State-control calls, as `method key`. */
+  readonly controlled: string[] = [];
+  peek(key: string, params: FreqLimitParams): Promise<LimitStatus> {
+    this.controlled.push(`peek ${key}`);
+    return this.inner.peek(key, params);
+  }
+  reset(key: string): Promise<void> {
+    this.controlled.push(`reset ${key}`);
+    return this.inner.reset(key);
+  }
+  block(key: string, params: FreqLimitParams, ms: number): Promise<void> {
+    this.controlled.push(`block ${key}`);
+    return this.inner.block(key, params, ms);
   }
 }
 

@@ -5,7 +5,13 @@
  */
 
 import type { FreqLimitInfo, FreqLimitMiddlewareOptions } from '@freqlimit/core';
-import { type AdapterSpec, RequestLimiter, writeHeaders } from '@freqlimit/core/adapter';
+import {
+  type AdapterSpec,
+  type LimiterControls,
+  RequestLimiter,
+  withControls,
+  writeHeaders,
+} from '@freqlimit/core/adapter';
 import type { Request, RequestHandler, Response } from 'express';
 
 export * from '@freqlimit/core';
@@ -31,6 +37,9 @@ export type OnRejected = (req: Request, res: Response, info: FreqLimitInfo) => u
  */
 export type FreqLimitOptions = FreqLimitMiddlewareOptions<Request, OnRejected>;
 
+/** The middleware, with `reset(key)`, `peek(key, req?)` and `block(key, ms, req?)`. */
+export type FreqLimitMiddleware = RequestHandler & LimiterControls<Request>;
+
 const EXPRESS: AdapterSpec<Request> = {
   name: '@freqlimit/express',
   clientAddress: (req) => req.ip,
@@ -49,7 +58,7 @@ const EXPRESS: AdapterSpec<Request> = {
  * app.use(freqLimit({ limit: 10, period: 1_000, burst: 5, maxDelay: 2_000 }));
  * app.post('/login', freqLimit({ name: 'login', limit: 5, period: 60_000 }), login);
  */
-export function freqLimit(options: FreqLimitOptions): RequestHandler {
+export function freqLimit(options: FreqLimitOptions): FreqLimitMiddleware {
   const limiter = new RequestLimiter(options, EXPRESS);
   const { onRejected } = limiter.config;
 
@@ -72,7 +81,8 @@ export function freqLimit(options: FreqLimitOptions): RequestHandler {
     return true;
   }
 
-  return function freqLimitMiddleware(req, res, next) {
+  const middleware: RequestHandler = (req, res, next) => {
     limit(req, res).then((proceed) => proceed && next(), next);
   };
+  return withControls(middleware, limiter);
 }

@@ -6,7 +6,13 @@
  */
 
 import type { FreqLimitInfo, FreqLimitMiddlewareOptions } from '@freqlimit/core';
-import { type AdapterSpec, RequestLimiter, writeHeaders } from '@freqlimit/core/adapter';
+import {
+  type AdapterSpec,
+  type LimiterControls,
+  RequestLimiter,
+  withControls,
+  writeHeaders,
+} from '@freqlimit/core/adapter';
 import type { Context, Env, MiddlewareHandler } from 'hono';
 import { addressReader, keepHeaders, leaveSignal, NO_ADDRESS, pendingHeaders } from './runtime.js';
 
@@ -44,6 +50,10 @@ export type FreqLimitOptions<E extends Env = Env> = FreqLimitMiddlewareOptions<
   OnRejected<E>
 >;
 
+/** The middleware, with `reset(key)`, `peek(key, c?)` and `block(key, ms, c?)`. */
+export type FreqLimitMiddleware<E extends Env = Env> = MiddlewareHandler<E> &
+  LimiterControls<Context<E>>;
+
 /** A client that left while held never sees this; it only tells outer middleware (loggers). */
 const CLIENT_CLOSED = 499;
 
@@ -56,7 +66,9 @@ const CLIENT_CLOSED = 499;
  * const app = new Hono();
  * app.use('/api/*', freqLimit({ limit: 10, period: 1_000, burst: 5, maxDelay: 2_000 }));
  */
-export function freqLimit<E extends Env = Env>(options: FreqLimitOptions<E>): MiddlewareHandler<E> {
+export function freqLimit<E extends Env = Env>(
+  options: FreqLimitOptions<E>,
+): FreqLimitMiddleware<E> {
   const spec: AdapterSpec<Context<E>> = {
     name: '@freqlimit/hono',
     clientAddress: addressReader(),
@@ -65,7 +77,7 @@ export function freqLimit<E extends Env = Env>(options: FreqLimitOptions<E>): Mi
   const limiter = new RequestLimiter(options, spec);
   const { onRejected } = limiter.config;
 
-  return async function freqLimitMiddleware(c, next) {
+  const middleware: MiddlewareHandler<E> = async (c, next) => {
     const step = await limiter.decide(c);
     if (step.kind === 'next') return next();
     if (step.kind !== 'unavailable') c.set('freqLimit', step.info);
@@ -84,4 +96,5 @@ export function freqLimit<E extends Env = Env>(options: FreqLimitOptions<E>): Mi
     await next();
     keepHeaders(c, step.headers);
   };
+  return withControls(middleware, limiter);
 }

@@ -5,7 +5,13 @@
  */
 
 import type { FreqLimitInfo, FreqLimitMiddlewareOptions } from '@freqlimit/core';
-import { type AdapterSpec, RequestLimiter, writeHeaders } from '@freqlimit/core/adapter';
+import {
+  type AdapterSpec,
+  type LimiterControls,
+  RequestLimiter,
+  withControls,
+  writeHeaders,
+} from '@freqlimit/core/adapter';
 import type { DefaultContext, DefaultState, Middleware, ParameterizedContext } from 'koa';
 
 export * from '@freqlimit/core';
@@ -37,6 +43,13 @@ export type FreqLimitOptions<
   OnRejected<StateT, ContextT>
 >;
 
+/** The middleware, with `reset(key)`, `peek(key, ctx?)` and `block(key, ms, ctx?)`. */
+export type FreqLimitMiddleware<StateT = DefaultState, ContextT = DefaultContext> = Middleware<
+  StateT & FreqLimitState,
+  ContextT
+> &
+  LimiterControls<ParameterizedContext<StateT, ContextT>>;
+
 const KOA: AdapterSpec<{ ip: string }> = {
   name: '@freqlimit/koa',
   clientAddress: (ctx) => ctx.ip,
@@ -56,11 +69,11 @@ const KOA: AdapterSpec<{ ip: string }> = {
  */
 export function freqLimit<StateT = DefaultState, ContextT = DefaultContext>(
   options: FreqLimitOptions<StateT, ContextT>,
-): Middleware<StateT & FreqLimitState, ContextT> {
+): FreqLimitMiddleware<StateT, ContextT> {
   const limiter = new RequestLimiter(options, KOA);
   const { onRejected } = limiter.config;
 
-  return async function freqLimitMiddleware(ctx, next) {
+  const middleware: Middleware<StateT & FreqLimitState, ContextT> = async (ctx, next) => {
     const step = await limiter.decide(ctx);
     if (step.kind === 'next') return next();
     if (step.kind !== 'unavailable') ctx.state.freqLimit = step.info;
@@ -78,4 +91,5 @@ export function freqLimit<StateT = DefaultState, ContextT = DefaultContext>(
     }
     return next();
   };
+  return withControls(middleware, limiter);
 }
