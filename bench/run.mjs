@@ -1,6 +1,8 @@
 /**
  * @module bench/run
- * `pnpm bench [--quick] [--write] [--only=http,memory,redis,hold] [--rounds=N] [--note=TEXT]`
+ * `pnpm bench [--quick] [--write] [--only=http,memory,redis,hold] [--rounds=N] [--note=TEXT]
+ *   [--connections=N] [--pipelining=N]`, or `node bench/run.mjs --render=bench/results/full.json`
+ *   to rewrite BENCHMARKS.md, the chart and the README summary from a saved run without measuring.
  *
  * Measures freqlimit and its peers in the same run, under the same conditions, and reports
  * every figure as a ratio to a baseline measured in that run (absolute numbers drift between
@@ -36,7 +38,16 @@ const BENCH = fileURLToPath(new URL('.', import.meta.url));
 const SUITES = ['http', 'memory', 'redis', 'hold'];
 
 function parseArgs(argv) {
-  const args = { quick: false, write: false, only: SUITES, rounds: undefined, note: '' };
+  const args = {
+    quick: false,
+    write: false,
+    only: SUITES,
+    rounds: undefined,
+    note: '',
+    connections: undefined,
+    pipelining: undefined,
+    render: undefined,
+  };
   for (const arg of argv) {
     const [flag, value] = arg.split(/=(.*)/s);
     if (flag === '--') continue;
@@ -45,6 +56,9 @@ function parseArgs(argv) {
     else if (flag === '--only') args.only = value.split(',').filter(Boolean);
     else if (flag === '--rounds') args.rounds = Number(value);
     else if (flag === '--note') args.note = value ?? '';
+    else if (flag === '--connections') args.connections = Number(value);
+    else if (flag === '--pipelining') args.pipelining = Number(value);
+    else if (flag === '--render') args.render = value;
     else if (flag === '--help' || flag === '-h') {
       console.log(readFileSync(fileURLToPath(import.meta.url), 'utf8').split('*/')[0]);
       process.exit(0);
@@ -53,14 +67,17 @@ function parseArgs(argv) {
   for (const s of args.only) {
     if (!SUITES.includes(s)) throw new Error(`bench: --only takes ${SUITES.join(',')}, got ${s}`);
   }
-  if (args.rounds !== undefined && !(Number.isInteger(args.rounds) && args.rounds >= 1)) {
-    throw new Error('bench: --rounds must be an integer ≥ 1');
+  for (const flag of ['rounds', 'connections', 'pipelining']) {
+    const v = args[flag];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) {
+      throw new Error(`bench: --${flag} must be an integer ≥ 1`);
+    }
   }
   return args;
 }
 
 /** Sizes of a full run and of a quick one. */
-function config(quick, rounds) {
+function config({ quick, rounds, connections, pipelining }) {
   const c = quick
     ? {
         http: {
@@ -72,7 +89,7 @@ function config(quick, rounds) {
           pipelining: 1,
         },
         memory: { rounds: 1, ms: 100, heapKeys: 20_000 },
-        redis: { rounds: 1, ms: 300, memoryKeys: 10_000, benchmarkRequests: 20_000 },
+        redis: { rounds: 1, ms: 200, memoryKeys: 10_000, benchmarkRequests: 20_000 },
         hold: { requests: 200, spreadMs: 400, primeMs: 500 },
       }
     : {
@@ -89,6 +106,8 @@ function config(quick, rounds) {
         hold: { requests: 1000, spreadMs: 2000, primeMs: 1000 },
       };
   if (rounds !== undefined) for (const s of ['http', 'memory', 'redis']) c[s].rounds = rounds;
+  if (connections !== undefined) c.http.connections = connections;
+  if (pipelining !== undefined) c.http.pipelining = pipelining;
   c.http.frameworks = ['express', 'koa', 'hono'];
   c.hold.frameworks = ['express', 'koa', 'hono'];
   return c;
@@ -135,7 +154,10 @@ function meta(args, cfg) {
   } catch {}
   return {
     date: new Date().toISOString(),
-    command: `pnpm bench${args.quick ? ' --quick' : ''}`,
+    command: `pnpm bench ${process.argv
+      .slice(2)
+      .filter((a) => !a.startsWith('--note'))
+      .join(' ')}`.trim(),
     quick: args.quick,
     note: args.note,
     commit: gitCommit(),
@@ -176,30 +198,74 @@ function markdown(results) {
     '',
     '## How it is measured',
     '',
-    '- **HTTP**: the server and the load generator (autocannon) run in separate processes, pinned with',
-    '  `taskset` to different cores; each measurement starts a fresh server, discards a warm-up run, then',
-    '  measures. Bare and limited servers use the same framework modules, route and handler; the limiter',
-    '  is mounted as its docs show, with its defaults (headers included) and limits so high that nothing',
-    '  is ever held or rejected, so limited ÷ bare is the limiter’s pure overhead. Variants are',
-    '  interleaved, each round in a rotated order, and the ratio is taken inside each round (median over',
-    '  rounds). Every request comes from 127.0.0.1, so every limiter sees one hot key.',
+    '- **HTTP**: each variant runs in its own server process, pinned with `taskset` to core 0; the load',
+    '  generator (autocannon, 100 connections, no pipelining) runs in another process on core 1. Per',
+    '  round every variant gets a fresh server and a discarded warm-up, then short measurements cycle',
+    '  through the variants in a rotated order, so bare and each limiter are measured seconds apart and',
+    '  each ratio pairs figures of the same cycle (median over cycles and rounds). Bare and limited',
+    '  servers use the same framework modules, route and handler; each limiter is mounted as its docs',
+    '  show, with its defaults (headers included) and limits so high that nothing is ever held or',
+    '  rejected: limited ÷ bare is the limiter’s pure overhead. Besides req/s, each server reports its',
+    '  own CPU time per request: its ratio (bare ÷ limited) equals the req/s ratio on a quiet machine',
+    '  and is far less moved by other processes on a busy one; “server busy” is the share of a core the',
+    '  server used (near 100% when the server, not the load generator, is the bottleneck). Every',
+    '  request comes from 127.0.0.1, so every limiter sees one hot key.',
     '- **Limits really limit**: before measuring, every limited variant (HTTP, memory and Redis) is run',
     '  with a limit of one or two and must answer 429 (express-slow-down: must delay); during',
     '  measurement every answer must be 2xx and nothing held. A failed check fails the run (and CI).',
-    '- **In-process stores**: each store in a fresh process (own heap and JIT), calls in batches for a',
-    '  fixed time after a warm-up; sync stores are compared with a hand-written GCRA on a `Map`, awaited',
-    '  ones with the same function awaited. Heap per live key: heap used after `global.gc()` (with',
-    '  `--expose-gc`) minus before, over distinct keys that are all still live (key strings allocated',
-    '  before).',
+    '- **In-process stores**: each store in a fresh process (own heap and JIT) alone on one core,',
+    '  calls in batches until a fixed CPU time after a warm-up, counted per CPU second of that process',
+    '  (calls per second on a quiet machine); sync stores are compared with a hand-written GCRA on a',
+    '  `Map`, awaited ones with the same function awaited, measured in the same round. Heap per live',
+    '  key: heap used after `global.gc()` (with `--expose-gc`) minus before, over distinct keys that',
+    '  are all still live (key strings allocated before).',
     '- **Redis**: a redis-server the bench starts itself (127.0.0.1, free port, no persistence, stopped',
     '  by pid), pinned to one core, every client in a fresh process on the other with ONE ioredis',
     '  connection, FLUSHALL before each measurement. The floor is a minimal GCRA Lua script (TIME, GET,',
     '  SET PX) by EVALSHA; redis-benchmark runs the same script on one connection with 1 or 64 pipelined',
-    '  as the server’s own limit. Memory: `used_memory` after the keys minus before, FLUSHALL first.',
+    '  as the server’s own limit. Each run also reports redis-server’s CPU µs per call (`INFO cpu`) and',
+    '  the Node client’s (`process.cpuUsage`). Memory: `used_memory` after the keys minus before,',
+    '  FLUSHALL first.',
     '- **Hold precision**: a freqlimit middleware holds N requests from one client at once (the key is',
     '  reserved ahead when the first arrives, so all arrive before the first is due); the handler notes',
     '  how late it starts against the reservation time (stamped by a thin `InMemoryBackend` subclass)',
     '  plus the delay on the request (`req.freqLimit`).',
+    '',
+    '## Peers and how they are configured',
+    '',
+    'Each peer is mounted as its README shows, with its defaults except the numbers; every limiter',
+    'keys by the client address (all requests come from 127.0.0.1: one hot key over HTTP).',
+    '',
+    '- **freqlimit** (`@freqlimit/express`, `/koa`, `/hono`): `freqLimit({ limit: 1_000_000, period: 1_000,',
+    '  burst: 1_000_000 })` — GCRA, default key (the client address, IPv6 by /56), default `maxDelay`',
+    '  (1 s) and headers (`RateLimit-Policy` + `RateLimit`, draft 10). Tight check: one a minute,',
+    '  `maxDelay: 0`.',
+    '- **express-rate-limit** 8: `rateLimit({ windowMs: 60_000, limit })`, its MemoryStore, its default',
+    '  key (`req.ip`, IPv6 by /56) and default headers (legacy `X-RateLimit-*` only; the draft headers',
+    '  are off by default in v8). A fixed-window counter: less work per request than GCRA.',
+    '- **express-slow-down** 3: `slowDown({ windowMs: 60_000, delayAfter, delayMs: () => 300 })` —',
+    '  express-rate-limit underneath (its handler runs on every request), headers off by default.',
+    '  With `delayAfter` at 10⁹ nothing is delayed; the tight check proves it delays after one.',
+    '- **rate-limiter-flexible** 11 (Express): `RateLimiterMemory({ points, duration: 60 })` behind the',
+    '  middleware its README shows (`consume(req.ip)` → `next()` or 429); it sends no headers.',
+    "- **koa-ratelimit** 6: `ratelimit({ driver: 'memory', db: new Map(), duration: 60_000, max })`,",
+    '  default id `ctx.ip`, default `X-RateLimit-*` headers.',
+    '- **hono-rate-limiter** 0.5: `rateLimiter({ windowMs: 60_000, limit, keyGenerator })` — it has no',
+    '  default key, so `keyGenerator` returns `getConnInfo(c).remote.address` from',
+    '  `@hono/node-server/conninfo`, as its docs suggest; its MemoryStore; default draft-6 headers.',
+    '- **Memory stores**, called directly: express-rate-limit and hono-rate-limiter `MemoryStore.increment`',
+    '  (after `init({ windowMs })`), rate-limiter-flexible `RateLimiterMemory.consume`; freqlimit',
+    '  `InMemoryBackend.reserveSync` / `reserve` with a prebuilt `FreqLimitParams` (as the middleware',
+    '  passes them). The floor: GCRA on a `Map<string, number>` with the same arithmetic, no expiry.',
+    "- **Redis**: freqlimit `RedisBackend.reserve('default:' + key, params, { maxDelay: 1000 })` (what the",
+    '  middleware sends); rate-limit-redis 6 `RedisStore` with the ioredis `sendCommand` of its README',
+    '  (`(command, ...args) => client.call(command, ...args)`), `init({ windowMs })`, then',
+    '  `increment(key)` — the Redis half of express-rate-limit, one EVALSHA of an INCR/PTTL script;',
+    '  rate-limiter-flexible 11 `RateLimiterRedis({ storeClient, points, duration })` → `consume(key)`,',
+    '  one EVALSHA of its INCRBY/PTTL script. The peers count in fixed windows (an INCR), freqlimit',
+    '  and the floor run GCRA (TIME, GET, arithmetic, SET PX): not the same work, the same job.',
+    '  Each keeps its default key prefix (`rl:`, `rlflx:`, `freqlimit:default:`; the floor `gcra:`),',
+    '  which shows in memory per key.',
     '',
     '## Machine and versions',
     '',
@@ -235,9 +301,34 @@ function readmeSection(results) {
   ].join('\n');
 }
 
+function writeReports(results, file) {
+  const m = results.meta;
+  const subtitle = `${m.date.slice(0, 10)} · Node ${m.node} · ${m.cores} cores${m.note ? ` · ${m.note}` : ''} · ${m.command}`;
+  writeFileSync(`${BENCH}benchmarks.svg`, chartSvg(results.surfaces, subtitle));
+  writeFileSync(`${ROOT}BENCHMARKS.md`, markdown(results));
+  const readme = readFileSync(`${ROOT}README.md`, 'utf8');
+  const start = '<!-- bench:summary:start -->';
+  const end = '<!-- bench:summary:end -->';
+  const i = readme.indexOf(start);
+  const j = readme.indexOf(end);
+  if (i >= 0 && j > i) {
+    writeFileSync(
+      `${ROOT}README.md`,
+      `${readme.slice(0, i + start.length)}\n${readmeSection(results)}\n${readme.slice(j)}`,
+    );
+  } else {
+    console.log('README.md has no bench:summary markers: its summary was not updated');
+  }
+  console.log(`wrote BENCHMARKS.md, bench/benchmarks.svg, README.md summary from ${file}`);
+}
+
 async function main() {
   const args = parseArgs(process.argv.slice(2));
-  const cfg = config(args.quick, args.rounds);
+  if (args.render !== undefined) {
+    writeReports(JSON.parse(readFileSync(args.render, 'utf8')), args.render);
+    return 0;
+  }
+  const cfg = config(args);
   const results = { meta: meta(args, cfg), surfaces: [], checks: [] };
   const log = (line) => console.log(line);
   console.log(
@@ -289,27 +380,7 @@ async function main() {
     `${BENCH}results/checks.json`,
     `${JSON.stringify({ passed: results.checks.length - failed.length, failed: failed.length, failures: failed }, null, 2)}\n`,
   );
-  if (args.write) {
-    const subtitle = `${results.meta.date.slice(0, 10)} · Node ${results.meta.node} · ${results.meta.cores} cores${results.meta.note ? ` · ${results.meta.note}` : ''} · pnpm bench`;
-    writeFileSync(`${BENCH}benchmarks.svg`, chartSvg(results.surfaces, subtitle));
-    writeFileSync(`${ROOT}BENCHMARKS.md`, markdown(results));
-    const readme = readFileSync(`${ROOT}README.md`, 'utf8');
-    const start = '<!-- bench:summary:start -->';
-    const end = '<!-- bench:summary:end -->';
-    const i = readme.indexOf(start);
-    const j = readme.indexOf(end);
-    if (i >= 0 && j > i) {
-      writeFileSync(
-        `${ROOT}README.md`,
-        `${readme.slice(0, i + start.length)}\n${readmeSection(results)}\n${readme.slice(j)}`,
-      );
-    } else {
-      console.log('README.md has no bench:summary markers: its summary was not updated');
-    }
-    console.log(
-      `wrote BENCHMARKS.md, bench/benchmarks.svg, README.md summary; raw figures in ${file}`,
-    );
-  }
+  if (args.write) writeReports(results, file);
   console.log(
     failed.length === 0
       ? `bench: all ${results.checks.length} checks held`

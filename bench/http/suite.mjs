@@ -140,7 +140,10 @@ async function measureRound(framework, round, cfg, record) {
         // The server's own CPU time per request: what other processes on the machine take
         // from it shows in req/s but hardly here.
         const cpuPerRequest = (after.cpu - before.cpu) / Math.max(1, after.served - before.served);
-        record(variant, { ...r, cycle, cpuPerRequest });
+        // Share of one core the server used: near 1 on a quiet machine when the server is the
+        // bottleneck (well below 1 for bare means the load generator or the machine limits).
+        const busy = (after.cpu - before.cpu) / (r.seconds * 1e6);
+        record(variant, { ...r, cycle, cpuPerRequest, busy });
       }
     }
     const stats = {};
@@ -198,7 +201,7 @@ export async function httpSuite(cfg, log) {
           for (const b of bad) problem(key, `round ${round + 1}: ${b}`);
           results[framework][variant].push({ ...r, round });
           log(
-            `  round ${round + 1}/${cfg.rounds} cycle ${r.cycle + 1}/${cfg.cycles} ${key.padEnd(34)} ${Math.round(r.rps).toLocaleString('en-US').padStart(8)} req/s ${r.cpuPerRequest.toFixed(1).padStart(6)} µs CPU/req  p99 ${r.p99} ms${bad.length ? `  (${bad.join(', ')})` : ''}`,
+            `  round ${round + 1}/${cfg.rounds} cycle ${r.cycle + 1}/${cfg.cycles} ${key.padEnd(34)} ${Math.round(r.rps).toLocaleString('en-US').padStart(8)} req/s ${r.cpuPerRequest.toFixed(1).padStart(6)} µs CPU/req, server busy ${Math.round(r.busy * 100)}%  p99 ${r.p99} ms${bad.length ? `  (${bad.join(', ')})` : ''}`,
           );
         });
       } catch (error) {
@@ -251,6 +254,7 @@ export async function httpSuite(cfg, log) {
         ratio: median(ratios),
         cpuPerRequest: median(runs.map((r) => r.cpuPerRequest)),
         cpuRatio: median(cpuRatios),
+        busy: median(runs.map((r) => r.busy)),
         p99: median(runs.map((r) => r.p99)),
         samples: ratios.length,
       };
@@ -261,7 +265,7 @@ export async function httpSuite(cfg, log) {
       unit: 'req/s',
       baseline: 'bare',
       rows,
-      note: `autocannon, ${cfg.connections} connections${cfg.pipelining > 1 ? `, pipelining ${cfg.pipelining}` : ''}; per round a fresh server per variant, ${cfg.warmupSeconds} s warm-up each (discarded), then ${cfg.cycles} cycle(s) measuring every variant ${cfg.seconds} s in a rotated order; ratio = variant ÷ bare of the same cycle, median over ${cfg.rounds} round(s) × ${cfg.cycles} cycle(s); req/s = median; CPU = the server process's own CPU time per request (user + system), and its ratio bare ÷ variant — the same figure as req/s on a quiet machine, and far less moved by other processes on a busy one`,
+      note: `autocannon, ${cfg.connections} connections${cfg.pipelining > 1 ? `, pipelining ${cfg.pipelining}` : ''}; per round a fresh server per variant, ${cfg.warmupSeconds} s warm-up each (discarded), then ${cfg.cycles} cycle(s) measuring every variant ${cfg.seconds} s in a rotated order; ratio = variant ÷ bare of the same cycle, median over ${cfg.rounds} round(s) × ${cfg.cycles} cycle(s); req/s = median; CPU = the server process's own CPU time per request (user + system), and its ratio bare ÷ variant — the same figure as req/s on a quiet machine, and far less moved by other processes on a busy one; busy = the share of one core the server used while measured (near 100% when the server is the bottleneck)`,
     };
   });
   return { surfaces, checks };

@@ -236,22 +236,6 @@ export function runProgram(argv, options = {}) {
 }
 
 /**
- * Start a long-lived program (e.g. redis-server) pinned to the core of `role`, tracked so it is
- * killed if the orchestrator exits before stopping it.
- *
- * @param {string[]} argv
- * @param {{ role?: 'server' | 'client' }} [options]
- * @returns {import('node:child_process').ChildProcess}
- */
-export function spawnTracked(argv, options = {}) {
-  const full = pinned(options.role, argv);
-  const child = spawn(full[0], full.slice(1), { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (child.pid !== undefined) running.set(child.pid, child);
-  child.once('exit', () => running.delete(child.pid));
-  return child;
-}
-
-/**
  * Pids of children still running (the orchestrator checks it is empty at the end).
  *
  * @returns {number[]}

@@ -1,7 +1,8 @@
 /**
  * @module bench/lib/redis-server
  * A redis-server of the bench's own (never a user's: the bench runs FLUSHALL): on a free
- * 127.0.0.1 port, no persistence, pinned to the server core, stopped by its pid. The same
+ * 127.0.0.1 port, no persistence, pinned to the server core, stopped by its pid (through
+ * `keeper.mjs`, which also kills it if the orchestrator dies). The same
  * approach as `packages/core/test/redis-harness.ts`, without its REDIS_URL and Docker paths.
  */
 
@@ -9,8 +10,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { spawnTracked } from './proc.mjs';
+import { fileURLToPath } from 'node:url';
+import { startNode } from './proc.mjs';
 import { sleep } from './stats.mjs';
+
+const KEEPER = fileURLToPath(new URL('./keeper.mjs', import.meta.url));
 
 /**
  * Where `name` lives on PATH.
@@ -75,7 +79,7 @@ function rawCommand(port, args) {
 /**
  * Start a redis-server; resolves once it answers PING.
  *
- * @returns {Promise<{ port: number, pid: number, version: string, stop(): Promise<void> }>}
+ * @returns {Promise<{ port: number, pid: number | undefined, version: string, stop(): Promise<void> }>}
  */
 export async function startRedisServer() {
   const binary = onPath('redis-server');
@@ -90,7 +94,9 @@ export async function startRedisServer() {
     }
     if (port === 0) throw new Error('bench: no free port for redis-server');
     const dir = mkdtempSync(join(tmpdir(), 'freqlimit-bench-redis-'));
-    const child = spawnTracked(
+    // Through a keeper process, so the server dies with the orchestrator however it ends.
+    const keeper = startNode(
+      KEEPER,
       [
         binary,
         '--port',
@@ -108,20 +114,20 @@ export async function startRedisServer() {
         '--loglevel',
         'warning',
       ],
-      { role: 'server' },
+      { role: 'server', deadlineMs: 3_600_000 },
     );
     let exited = false;
-    const gone = new Promise((resolve) => child.once('exit', resolve));
-    gone.then(() => {
+    keeper.exited.then(() => {
       exited = true;
     });
+    let pid;
+    try {
+      pid = (await keeper.next('started', 10_000)).pid;
+    } catch {
+      exited = true;
+    }
     const stop = async () => {
-      if (!exited) {
-        try {
-          process.kill(child.pid, 'SIGKILL');
-        } catch {}
-        await gone;
-      }
+      await keeper.stop();
       rmSync(dir, { recursive: true, force: true });
     };
     const deadline = Date.now() + 10_000;
@@ -130,7 +136,7 @@ export async function startRedisServer() {
         if ((await rawCommand(port, ['PING'])).startsWith('+PONG')) {
           const info = await rawCommand(port, ['INFO', 'server']);
           const version = /redis_version:(\S+)/.exec(info)?.[1] ?? 'unknown';
-          return { port, pid: child.pid, version, stop };
+          return { port, pid, version, stop };
         }
       } catch {}
       await sleep(50);

@@ -133,6 +133,7 @@ export function surfaceTable(surface) {
     ? [
         ['CPU µs/req', (r) => fixed(r.cpuPerRequest, 1)],
         ['÷ bare (CPU)', (r) => ratio(r.cpuRatio)],
+        ['server busy', (r) => (Number.isFinite(r.busy) ? `${Math.round(r.busy * 100)}%` : '–')],
       ]
     : redis
       ? [
@@ -191,9 +192,10 @@ export function summaryTable(surfaces) {
         : surface.id.startsWith('redis')
           ? 'the minimal script'
           : 'the awaited Map GCRA';
-      mine = `${ratio(self.ratio)} ${base} (${count(self.value)} ${surface.unit})`;
+      const cpu = (r) => (Number.isFinite(r.cpuRatio) ? `, CPU ${ratio(r.cpuRatio)}` : '');
+      mine = `${ratio(self.ratio)} ${base}${cpu(self)} (${count(self.value)} ${surface.unit})`;
       const top = peers.sort((a, b) => b.ratio - a.ratio)[0];
-      if (top) best = `${top.name} ${ratio(top.ratio)}`;
+      if (top) best = `${top.name} ${ratio(top.ratio)}${cpu(top)}`;
     }
     lines.push(
       `| ${s.label} | ${mine} | ${best} | ${goals.map((g) => g.text).join('; ')} | ${goals.map((g) => `${yesNo(g.holds)}${g.versus ? ` (${ratio(g.actual)})` : ''}`).join('; ')} |`,

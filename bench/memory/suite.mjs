@@ -88,7 +88,7 @@ export async function memorySuite(cfg, log) {
       unit: 'ops/s',
       baseline: 'the Map GCRA of the same kind (sync or awaited)',
       rows,
-      note: `calls per CPU second of the measuring process (alone on its core: calls per second on a quiet machine, without the time other processes take on a busy one), in batches of 10,000 for ${cfg.ms} ms of CPU after a ${cfg.ms / 2} ms warm-up, each store in a fresh process; median of ${cfg.rounds} interleaved round(s)`,
+      note: `calls per CPU second of the measuring process (alone on its core: calls per second on a quiet machine, without the time other processes take on a busy one), in batches of 10,000 for ${cfg.ms} ms of CPU after a ${cfg.ms / 2} ms warm-up, each store in a fresh process; ops/s = median, ratio = median over ${cfg.rounds} interleaved round(s) of store ÷ floor of the same round`,
     });
   }
 

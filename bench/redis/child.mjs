@@ -101,7 +101,6 @@ async function run(redis) {
     opsPerSec: (r.calls / r.ms) * 1000,
     calls: r.calls,
     limited: r.limited,
-    keys: await redis.dbsize(),
     serverUsPerCall: server / r.calls,
     clientUsPerCall: (client.user + client.system) / r.calls,
   };

@@ -81,7 +81,6 @@ export async function redisSuite(cfg, log) {
               cpu[name].server.push(r.serverUsPerCall);
               cpu[name].client.push(r.clientUsPerCall);
               if (r.limited > 0) problems[name].push(`round ${round + 1}: ${r.limited} limited`);
-              if (r.keys === 0) problems[name].push(`round ${round + 1}: no key stored`);
               log(
                 `  round ${round + 1}/${cfg.rounds} ${String(inFlight).padStart(2)} in flight ${mode.padEnd(4)} ${name.padEnd(22)} ${Math.round(r.opsPerSec).toLocaleString('en-US').padStart(8)} ops/s, server ${r.serverUsPerCall.toFixed(1)} µs, client ${r.clientUsPerCall.toFixed(1)} µs CPU per call`,
               );
@@ -93,6 +92,8 @@ export async function redisSuite(cfg, log) {
         }
         for (const name of NAMES) {
           checks.push({
+            // (Whether keys are stored is checked by the tight check and the memory run: a hot
+            // GCRA key may expire a millisecond after the last call.)
             name: `redis ${name}, ${inFlight} in flight, ${mode} key(s): every call answered, nothing limited`,
             ok: problems[name].length === 0,
             detail: problems[name].join('; ') || 'ok',
@@ -143,7 +144,7 @@ export async function redisSuite(cfg, log) {
           unit: 'ops/s',
           baseline: 'the minimal GCRA script',
           rows,
-          note: `${cfg.ms} ms measured after ${cfg.ms / 2} ms warm-up, each in a fresh process with a fresh connection after FLUSHALL; median of ${cfg.rounds} interleaved round(s); CPU µs per call of redis-server (INFO cpu) and of the Node client (process.cpuUsage)${benchNote}`,
+          note: `${cfg.ms} ms measured after ${cfg.ms / 2} ms warm-up, each in a fresh process with a fresh connection after FLUSHALL; ops/s = median, ratio = median over ${cfg.rounds} interleaved round(s) of limiter ÷ floor of the same round; CPU µs per call of redis-server (INFO cpu) and of the Node client (process.cpuUsage)${benchNote}`,
         });
       }
     }
