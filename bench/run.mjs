@@ -83,8 +83,8 @@ function config({ quick, rounds, connections, pipelining }) {
         http: {
           rounds: 1,
           cycles: 1,
-          seconds: 1,
-          warmupSeconds: 0.5,
+          seconds: 0.75,
+          warmupSeconds: 0.4,
           connections: 50,
           pipelining: 1,
         },
