@@ -293,9 +293,10 @@ function markdown(results) {
 function readmeSection(results) {
   const m = results.meta;
   return [
-    `Measured by \`pnpm bench\` on ${m.date.slice(0, 10)}${m.note ? ` (${m.note})` : ''}: each figure is a`,
-    'ratio to a baseline in the same run (bare framework, a hand-written `Map` GCRA, a minimal Redis',
-    'script). Method, every table and the chart: [BENCHMARKS.md](BENCHMARKS.md).',
+    ...(m.note ? [`**${m.note}.**`, ''] : []),
+    `Measured by \`pnpm bench\` on ${m.date.slice(0, 10)}: each figure is a ratio to a baseline in`,
+    'the same run (bare framework, a hand-written `Map` GCRA, a minimal Redis script). Method, every',
+    'table and the chart: [BENCHMARKS.md](BENCHMARKS.md).',
     '',
     summaryTable(results.surfaces),
   ].join('\n');
@@ -303,7 +304,10 @@ function readmeSection(results) {
 
 function writeReports(results, file) {
   const m = results.meta;
-  const subtitle = `${m.date.slice(0, 10)} · Node ${m.node} · ${m.cores} cores${m.note ? ` · ${m.note}` : ''} · ${m.command}`;
+  const subtitle = [
+    `${m.date.slice(0, 10)} · Node ${m.node} · ${m.cores} cores${m.pinned ? ', pinned' : ''} · load ${m.loadBefore} · ${m.command}`,
+    ...(m.note ? [m.note] : []),
+  ];
   writeFileSync(`${BENCH}benchmarks.svg`, chartSvg(results.surfaces, subtitle));
   writeFileSync(`${ROOT}BENCHMARKS.md`, markdown(results));
   const readme = readFileSync(`${ROOT}README.md`, 'utf8');

@@ -97,7 +97,7 @@ export async function holdSuite(cfg, log) {
     surfaces: [
       {
         id: 'hold',
-        title: `Hold precision, ${cfg.requests} requests held at once on one key`,
+        title: `Hold precision, ${cfg.requests.toLocaleString('en-US')} requests held at once on one key`,
         unit: 'ms late',
         lowerIsBetter: true,
         rows,

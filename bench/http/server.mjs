@@ -85,10 +85,18 @@ async function expressApp(variant, mode) {
   } else if (variant !== 'bare') {
     throw new Error(`unknown express variant ${variant}`);
   }
-  app.get('/', (req, res) => {
-    note(info(req));
-    res.send('ok');
-  });
+  if (open) {
+    app.get('/', (req, res) => {
+      note(info(req));
+      res.send('ok');
+    });
+  } else {
+    // Tight mode: the delay the limiter says it applied, for the check to compare.
+    app.get('/', (req, res) => {
+      note(info(req));
+      res.json({ delay: info(req)?.delay ?? null });
+    });
+  }
   return app;
 }
 

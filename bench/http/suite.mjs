@@ -3,9 +3,10 @@
  * Throughput of each framework bare and with each limiter, over real HTTP: the servers in their
  * own processes (core 0), autocannon in another (core 1). Variants are interleaved in short
  * cycles, each in a rotated order, and every figure is a ratio to `bare` measured in the same
- * cycle (the median over cycles and rounds is reported). Before measuring, each limited variant is started once with a tight
- * limit and must really limit (429, or a delay for express-slow-down); during the measurement
- * nothing may be held or rejected.
+ * cycle (the median over cycles and rounds is reported). Before measuring, each limited
+ * variant is started once with a tight limit and must really limit (429, or for
+ * express-slow-down a delay it reports and the client sees); during the measurement nothing
+ * may be held or rejected.
  */
 
 import { fileURLToPath } from 'node:url';
@@ -57,8 +58,9 @@ async function tightCheck(framework, variant) {
     for (let i = 0; i < n; i++) {
       const t0 = performance.now();
       const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-      await res.arrayBuffer();
+      const body = await res.text();
       answers.push({
+        body,
         status: res.status,
         ms: performance.now() - t0,
         retryAfter: res.headers.get('retry-after'),
@@ -71,12 +73,22 @@ async function tightCheck(framework, variant) {
     if (variant === 'bare') {
       ok = answers.every((a) => a.status === 200);
     } else if (variant === 'express-slow-down') {
-      // Lower bounds only: a busy machine can only make a delay longer.
+      // It must say it delayed the second and third requests, and the client must have waited
+      // at least that long (a lower bound only: a busy machine can only make a wait longer).
+      const said = answers.map((a) => {
+        try {
+          return JSON.parse(a.body).delay;
+        } catch {
+          return undefined;
+        }
+      });
       const delayed = answers.slice(1);
       ok =
         answers.every((a) => a.status === 200) &&
+        said[0] === 0 &&
+        said.slice(1).every((d) => d === SLOW_DOWN_DELAY_MS) &&
         delayed.every((a) => a.ms >= SLOW_DOWN_DELAY_MS * 0.9);
-      detail += `, ms ${answers.map((a) => Math.round(a.ms)).join(' ')} (≥ ${SLOW_DOWN_DELAY_MS * 0.9} after the first)`;
+      detail += `, delays it applied ${said.join(' ')}, ms the client waited ${answers.map((a) => Math.round(a.ms)).join(' ')}`;
     } else {
       ok = answers[0].status === 200 && answers.some((a) => a.status === 429);
       if (variant === 'freqlimit') {

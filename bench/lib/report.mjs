@@ -216,7 +216,7 @@ const escapeXml = (s) =>
  * throughput (a line at 1), bytes per key, or p99 lateness — with the goal marked.
  *
  * @param {any[]} surfaces
- * @param {string} subtitle
+ * @param {string[]} subtitle lines under the title
  */
 export function chartSvg(surfaces, subtitle) {
   const W = 1000;
@@ -224,7 +224,7 @@ export function chartSvg(surfaces, subtitle) {
   const BAR = 470;
   const ROW = 20;
   const parts = [];
-  let y = 64;
+  let y = 48 + 16 * subtitle.length;
   const colour = (surface, name) =>
     surface.id === 'hold' || isOurs(name)
       ? '#2563eb'
@@ -292,11 +292,11 @@ export function chartSvg(surfaces, subtitle) {
   }
   const H = y + 30;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="system-ui, -apple-system, 'Segoe UI', Helvetica, Arial, sans-serif" role="img">
-<title>freqlimit and its peers: throughput ratios, bytes per key and hold lateness, measured in one run (${escapeXml(subtitle)})</title>
-<style>.t{font-size:18px;font-weight:600;fill:#111827}.s{font-size:12px;fill:#4b5563}.h{font-size:14px;font-weight:600;fill:#111827}.a{font-size:11px;fill:#6b7280}.l{font-size:12px;fill:#1f2937}.v{font-size:12px;fill:#111827}</style>
+<title>freqlimit and its peers: throughput ratios, bytes per key and hold lateness, measured in one run (${escapeXml(subtitle.join('; '))})</title>
+<style>.t{font-size:18px;font-weight:600;fill:#111827}.s{font-size:12px;fill:#4b5563}.h{font-size:14px;font-weight:600;fill:#111827}.a{font-size:11px;fill:#6b7280}.l{font-size:12px;fill:#1f2937}.v{font-size:12px;fill:#111827;paint-order:stroke;stroke:#ffffff;stroke-width:3px;stroke-linejoin:round}</style>
 <rect width="100%" height="100%" fill="#ffffff"/>
 <text x="16" y="26" class="t">freqlimit benchmarks: ratios inside one run</text>
-<text x="16" y="44" class="s">${escapeXml(subtitle)}</text>
+${subtitle.map((line, i) => `<text x="16" y="${44 + 16 * i}" class="s">${escapeXml(line)}</text>`).join('\n')}
 ${parts.join('\n')}
 <text x="16" y="${H - 14}" class="a">blue: freqlimit · amber: peers · grey: bare / floor / reference · black line: 1× · red dashed: goal · ✓/✗: goal holds</text>
 </svg>
