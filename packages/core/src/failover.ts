@@ -69,7 +69,8 @@ export class BackendFailover {
 
   /** Whether the primary is cooling down after a failure. */
   get coolingDown(): boolean {
-    return performance.now() < this.#failedUntil;
+    // No clock read on the healthy path: it runs on every request.
+    return this.#failedUntil !== Number.NEGATIVE_INFINITY && performance.now() < this.#failedUntil;
   }
 
   /** The backends behind this guard: the primary, then the fallback if there is one. */

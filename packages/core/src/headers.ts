@@ -124,7 +124,7 @@ function quotaOf(params: FreqLimitParams): { q: number; w: number } {
 export type HeaderBuilder = (
   each: ReadonlyArray<Reservation | undefined>,
   retryAfter: number | undefined,
-  wallNow: number,
+  wallNow?: number,
   params?: ReadonlyArray<FreqLimitParams | undefined>,
 ) => HeaderPair[];
 
@@ -134,7 +134,8 @@ export type HeaderBuilder = (
  *
  * The returned function takes the per-limit reservations (in policy order, `undefined` for a
  * limit that did not apply), the `Retry-After` seconds on a 429 (`undefined` otherwise), the
- * wall clock in ms (for `legacy`'s Unix reset time) and, for dynamic limits, the params each
+ * wall clock in ms (for `legacy`'s Unix reset time; default `Date.now()`) and, for dynamic
+ * limits, the params each
  * limit used for this request (default: the policy's own).
  */
 export function createHeaderBuilder(
@@ -203,7 +204,11 @@ export function createHeaderBuilder(
         ['X-RateLimit-Remaining', String(r.remaining)],
         [
           'X-RateLimit-Reset',
-          String(Math.ceil((wallNow + Math.max(0, r.resetAfter - SECONDS_NOISE_MS)) / 1000)),
+          String(
+            Math.ceil(
+              ((wallNow ?? Date.now()) + Math.max(0, r.resetAfter - SECONDS_NOISE_MS)) / 1000,
+            ),
+          ),
         ],
       ];
     }

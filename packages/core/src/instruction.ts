@@ -180,8 +180,8 @@ export interface Outcome {
   readonly clientKeys: readonly string[];
   /** `performance.now()` when the reservation was asked for. */
   readonly sentAt: number;
-  /** Wall clock (ms since the epoch) for `legacy`'s Unix reset time. */
-  readonly wallNow: number;
+  /** Wall clock (ms since the epoch) for `legacy`'s Unix reset time; default `Date.now()`. */
+  readonly wallNow?: number;
   /** Where the reservation was made; its `params` are those each applied limit used. */
   readonly refund: RefundTicket;
 }

@@ -16,6 +16,27 @@ function parseIPv4(s: string): number[] | undefined {
   return out;
 }
 
+/** Whether `s` is a dotted-quad IPv4 address (no allocation: this runs on every request). */
+function isIPv4(s: string): boolean {
+  let dots = 0;
+  let digits = 0;
+  let value = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 46) {
+      if (digits === 0 || ++dots > 3) return false;
+      digits = 0;
+      value = 0;
+    } else if (c >= 48 && c <= 57 && ++digits <= 3) {
+      value = value * 10 + (c - 48);
+      if (value > 255) return false;
+    } else {
+      return false;
+    }
+  }
+  return dots === 3 && digits > 0;
+}
+
 /** The eight 16-bit groups of an IPv6 address, or undefined when it is not one. */
 function parseIPv6(s: string): number[] | undefined {
   // Brackets first: a zone id sits inside them (`[fe80::1%eth0]`).
@@ -73,7 +94,7 @@ function parseIPv6(s: string): number[] | undefined {
  */
 export function ipKey(address: string | undefined | null): string | undefined {
   if (typeof address !== 'string' || address.length === 0) return undefined;
-  if (address.indexOf(':') === -1) return parseIPv4(address) ? address : undefined;
+  if (address.indexOf(':') === -1) return isIPv4(address) ? address : undefined;
   const g = parseIPv6(address);
   if (!g) return undefined;
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {

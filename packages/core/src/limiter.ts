@@ -244,7 +244,6 @@ export class FreqLimit {
         applied: this.params.map((_, i) => i),
         clientKeys: keys.map(() => key),
         sentAt: 0,
-        wallNow: 0,
         refund: { backend: this.#backend, keys, params: this.params, cost },
       }).info;
     const name = this.name;

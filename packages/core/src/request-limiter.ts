@@ -31,6 +31,10 @@ import { createObserver } from './observer.js';
 import { checkCost, type FreqLimitParams } from './params.js';
 import { backendMethod, refundAll, sleepUntil } from './reservations.js';
 
+/** Whether a user function's result must be awaited (most are synchronous). */
+const isThenable = <T>(value: T | Promise<T>): value is Promise<T> =>
+  typeof value === 'object' && value !== null && typeof (value as Promise<T>).then === 'function';
+
 function toKey(value: KeyResult, where: string, label: string): string | undefined {
   if (value === null || value === undefined) return undefined;
   if (typeof value === 'string') return value;
@@ -104,7 +108,10 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
    */
   async decide(ctx: Ctx): Promise<Instruction> {
     const config = this.config;
-    if (config.skip !== undefined && (await config.skip(ctx)) === true) return NEXT;
+    if (config.skip !== undefined) {
+      const skip = config.skip(ctx);
+      if ((isThenable(skip) ? await skip : skip) === true) return NEXT;
+    }
     const limits = config.limits;
     const keys: string[] = [];
     const clientKeys: string[] = [];
@@ -112,7 +119,8 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
     const applied: number[] = [];
     for (let i = 0; i < limits.length; i++) {
       const limit = limits[i]!;
-      const key = toKey(await limit.key(ctx), config.where, limit.keyLabel);
+      const raw = limit.key(ctx);
+      const key = toKey(isThenable(raw) ? await raw : raw, config.where, limit.keyLabel);
       if (key === undefined) continue;
       clientKeys.push(key);
       keys.push(limit.prefix + key);
@@ -120,10 +128,13 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
       applied.push(i);
     }
     if (keys.length === 0) return NEXT;
-    const cost =
-      typeof config.cost === 'number'
-        ? config.cost
-        : checkCost(await config.cost(ctx), `${config.where}: cost(ctx)`);
+    let cost: number;
+    if (typeof config.cost === 'number') {
+      cost = config.cost;
+    } else {
+      const raw = config.cost(ctx);
+      cost = checkCost(isThenable(raw) ? await raw : raw, `${config.where}: cost(ctx)`);
+    }
 
     // At the cap nothing more may be held: only a request that passes at once gets through.
     const capped = this.#held + this.#pending >= config.maxHeld;
@@ -157,7 +168,6 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
       applied,
       clientKeys,
       sentAt,
-      wallNow: Date.now(),
       refund: { backend: result.backend, keys, params, cost },
     });
     if (observe !== undefined) {
