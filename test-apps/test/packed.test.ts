@@ -1,27 +1,11 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  appDir,
-  PACKAGES,
-  preparePackedApp,
-  type RunningApp,
-  root,
-  startApp,
-  tarballOf,
-  tsc,
-} from './packed.js';
+import { appDir, PACKAGES, type RunningApp, root, startApp, tarballOf, tsc } from './packed.js';
 
-beforeAll(() => {
-  preparePackedApp();
-  // The ESM TypeScript app is compiled by tsc against the installed packages' types.
-  execFileSync(process.execPath, [tsc, '-p', join(appDir, 'express-esm-ts', 'tsconfig.json')], {
-    cwd: appDir,
-    stdio: 'pipe',
-  });
-});
+// The scratch app is packed, installed and compiled once by test/global-setup.ts.
 
 /** Drive an app that limits to 1 request / 1000 ms with maxDelay 1500 on one client key. */
 async function drive(port: number, name: string): Promise<void> {
