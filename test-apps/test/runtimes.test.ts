@@ -6,11 +6,12 @@
  * orderings only: the machine is shared and busy.
  */
 
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { appDir, type RunningApp, type StartOptions, startApp } from './packed.js';
+import { appDir, here, type RunningApp, type StartOptions, startApp } from './packed.js';
 import {
   CI,
   denoArgs,
@@ -31,6 +32,16 @@ const workerd = findWorkerd();
 const node: Located = {
   runtime: { command: process.execPath, version: process.versions.node, build: 'node' },
 };
+
+/** The baseline fallback must be the same Bun as the `bun` package. */
+describe('runtime packages', () => {
+  it('@oven/bun-linux-x64-baseline is pinned to the version of bun', () => {
+    const manifest = JSON.parse(readFileSync(join(here, 'package.json'), 'utf8'));
+    expect(manifest.optionalDependencies['@oven/bun-linux-x64-baseline']).toBe(
+      manifest.devDependencies.bun,
+    );
+  });
+});
 
 /** Fails the suite under CI when the runtime is missing; elsewhere the suite is skipped. */
 function required(located: Located): void {
