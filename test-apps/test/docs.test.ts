@@ -1,7 +1,8 @@
 /**
  * The API reference (TypeDoc, typedoc.config.mjs) builds from the JSDoc of every `exports`
  * entry with no warning: no broken `{@link}`, no type used by a public signature that no entry
- * exports. A fixture with one of each shows the same configuration does fail.
+ * exports, no export without JSDoc. A fixture with one of each shows the same configuration
+ * does fail.
  */
 
 import { spawnSync } from 'node:child_process';
@@ -24,7 +25,7 @@ function runTypedoc(cwd: string, args: string[]): { status: number | null; outpu
 }
 
 describe('API reference (TypeDoc)', () => {
-  it('every exports entry documents with no warning (links, exports)', async () => {
+  it('every exports entry documents with no warning (links, exports, JSDoc)', async () => {
     const { entryPoints } = (await import(
       pathToFileURL(join(root, 'typedoc.config.mjs')).href
     )) as {
@@ -45,7 +46,7 @@ describe('API reference (TypeDoc)', () => {
     expect(r.status, r.output).toBe(0);
   });
 
-  it('the same configuration fails on a broken link and on a type no entry exports', () => {
+  it('the same configuration fails on a broken link, an unexported type, an undocumented export', () => {
     // Inside the repository, so TypeDoc finds a package.json above the fixture.
     const dir = join(work, 'typedoc-fixture');
     rmSync(dir, { recursive: true, force: true });
@@ -64,6 +65,7 @@ describe('API reference (TypeDoc)', () => {
           'export function read(h: Hidden): number {',
           '  return h.a;',
           '}',
+          'export const undocumented = 1;',
           '',
         ].join('\n'),
       );
@@ -88,6 +90,9 @@ describe('API reference (TypeDoc)', () => {
       expect(r.status).not.toBe(0);
       expect(r.output).toMatch(/Hidden, defined in .* is referenced by read\.h but not included/);
       expect(r.output).toMatch(/Failed to resolve link to "Nowhere"/);
+      expect(r.output).toMatch(
+        /undocumented \(Variable\), defined in .* does not have any documentation/,
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
