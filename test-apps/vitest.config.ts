@@ -4,6 +4,7 @@ export default defineConfig({
   test: {
     name: 'test-apps',
     include: ['test/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 300_000,
   },

@@ -41,6 +41,8 @@ export function preparePackedApp(): void {
   }
   const dependencies: Record<string, string> = {
     '@hono/node-server': '^1.19.0',
+    // The same app under node-server's next major (test/runtimes.test.ts runs both).
+    '@hono/node-server-2': 'npm:@hono/node-server@^2.1.0',
     '@types/express': '^5.0.0',
     '@types/koa': '^3.0.0',
     '@types/node': '^20',
@@ -69,15 +71,31 @@ export interface RunningApp {
   stop: () => Promise<void>;
 }
 
-/** Start `node <file>` in the scratch app and wait for its "listening <port>" line. */
-export function startApp(file: string): Promise<RunningApp> {
-  const child = spawn(process.execPath, [file], { cwd: appDir, stdio: ['ignore', 'pipe', 'pipe'] });
+/** How to run an app file: `node <file>` unless another command is given. */
+export interface StartOptions {
+  /** The executable (default: this Node). */
+  command?: string;
+  /** Arguments before the file (e.g. `run --allow-net=127.0.0.1` for Deno). */
+  args?: string[];
+  /** Extra environment variables. */
+  env?: Record<string, string>;
+}
+
+/** Start `<command> <args> <file>` in the scratch app and wait for its "listening <port>" line. */
+export function startApp(file: string, options: StartOptions = {}): Promise<RunningApp> {
+  const { command = process.execPath, args = [], env = {} } = options;
+  const child = spawn(command, [...args, file], {
+    cwd: appDir,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   return new Promise((resolvePort, reject) => {
+    // Generous: a runtime's first start on a loaded machine compiles and caches.
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`${file} did not start within 15 s:\n${out}`));
-    }, 15_000);
+      reject(new Error(`${file} did not start within 30 s:\n${out}`));
+    }, 30_000);
     const onData = (chunk: Buffer): void => {
       out += chunk.toString();
       const m = /listening (\d+)/.exec(out);
@@ -89,7 +107,7 @@ export function startApp(file: string): Promise<RunningApp> {
           output: () => out,
           stop: () =>
             new Promise<void>((done) => {
-              if (child.exitCode !== null) return done();
+              if (child.exitCode !== null || child.signalCode !== null) return done();
               child.once('exit', () => done());
               process.kill(child.pid!, 'SIGTERM');
             }),
@@ -98,6 +116,10 @@ export function startApp(file: string): Promise<RunningApp> {
     };
     child.stdout.on('data', onData);
     child.stderr.on('data', onData);
+    child.once('error', (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
     child.once('exit', (code) => {
       clearTimeout(timer);
       reject(new Error(`${file} exited with ${code} before listening:\n${out}`));

@@ -3,7 +3,7 @@ const express = require('express');
 const { freqLimit } = require('@freqlimit/express');
 
 const app = express();
-app.use(freqLimit({ name: 'express-cjs', limit: 1, period: 1000, maxDelay: 1500 }));
+app.use(freqLimit({ name: 'express-cjs', limit: 1, period: 2000, maxDelay: 2900 }));
 app.get('/', (req, res) => {
   res.json({ ok: true, delay: req.freqLimit.delay });
 });

@@ -9,8 +9,8 @@ app.use(
   freqLimit({
     name: 'express-esm-ts',
     limit: 1,
-    period: 1000,
-    maxDelay: 1500,
+    period: 2000,
+    maxDelay: 2900,
     backend: new InMemoryBackend(),
   }),
 );

@@ -3,7 +3,7 @@ import { freqLimit } from '@freqlimit/koa';
 import Koa from 'koa';
 
 const app = new Koa();
-app.use(freqLimit({ name: 'koa', limit: 1, period: 1000, maxDelay: 1500 }));
+app.use(freqLimit({ name: 'koa', limit: 1, period: 2000, maxDelay: 2900 }));
 app.use((ctx) => {
   ctx.body = { ok: true, delay: ctx.state.freqLimit.delay };
 });
