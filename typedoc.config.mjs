@@ -47,6 +47,11 @@ const config = {
   excludePrivate: true,
   excludeInternal: true,
   sort: ['source-order'],
+  // Source links point at the public repository (packages' `repository` field), whatever the
+  // local clone's remotes are (CI clones a local path, which TypeDoc cannot link to).
+  disableGit: true,
+  gitRevision: 'main',
+  sourceLinkTemplate: 'https://github.com/freqlimit/freqlimit/blob/{gitRevision}/{path}#L{line}',
   validation: { notExported: true, invalidLink: true, rewrittenLink: true, notDocumented: true },
   treatWarningsAsErrors: true,
   // Known gaps in packages/*/src, listed by name, each to be fixed there and then removed here

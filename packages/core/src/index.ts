@@ -36,6 +36,7 @@ export {
   gcraReserve,
   gcraReserveMany,
   gcraStep,
+  MAX_BLOCK_MS,
 } from './gcra.js';
 export type { HeadersMode } from './headers.js';
 export type {

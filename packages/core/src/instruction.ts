@@ -5,6 +5,7 @@
  */
 
 import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
+import { noiseAt, remainingAt } from './gcra.js';
 import { ceilSeconds, createHeaderBuilder, type HeaderPair, type HeadersMode } from './headers.js';
 import type { FreqLimitParams } from './params.js';
 
@@ -153,6 +154,24 @@ const NEVER_BODY: ResponseBody = Object.freeze({
   text: '{"error":"Too Many Requests"}',
 });
 
+/**
+ * Each limit's reservation as it stands `delay` ms from now, when a held request is released:
+ * that much closer to its reset, and with what may pass then.
+ */
+function atRelease(
+  each: Array<Reservation | undefined>,
+  params: ReadonlyArray<FreqLimitParams | undefined>,
+  delay: number,
+): void {
+  for (let i = 0; i < each.length; i++) {
+    const r = each[i];
+    const p = params[i];
+    if (r === undefined || p === undefined) continue;
+    const resetAfter = Math.max(0, r.resetAfter - delay);
+    each[i] = { ...r, resetAfter, remaining: remainingAt(resetAfter, p, noiseAt(0)) };
+  }
+}
+
 /** Milliseconds to whole `Retry-After` seconds: at least 1, rounded up (ignoring float noise). */
 export function retryAfterSeconds(ms: number): number | undefined {
   return Number.isFinite(ms) ? Math.max(1, ceilSeconds(ms)) : undefined;
@@ -235,6 +254,9 @@ export function createInstructor(
       limits: states,
       dryRun,
     };
+    // A held request's response leaves `delay` ms later: describe the state then, not now.
+    if (reservation.allowed && reservation.delay > 0)
+      atRelease(perLimit, perParams, reservation.delay);
     const headers = dryRun ? [] : headersOf(perLimit, retryAfter, outcome.wallNow, perParams);
     if (!reservation.allowed) {
       if (retryAfter === undefined) {

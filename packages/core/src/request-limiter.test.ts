@@ -486,6 +486,41 @@ function gated(inner = new InMemoryBackend()) {
 }
 
 describe('RequestLimiter timing and concurrency', () => {
+  it('a held request’s headers describe the state when it is released, not when decided', async () => {
+    const rl = limiter({
+      name: 'slow',
+      limit: 1,
+      period: 2000,
+      maxDelay: 5000,
+      burst: 2,
+      headers: 'draft-10',
+    });
+    await rl.decide(A);
+    await rl.decide(A);
+    const held = asHold(await rl.decide(A)); // held 2000 ms; TAT 6000
+    expect(held.delay).toBe(2000);
+    // At release the next unit is one interval away (t=2), and the key resets in 4 s.
+    expect(header(held, 'RateLimit')).toBe('"slow";r=0;t=2');
+    const draft8 = limiter({
+      name: 's8',
+      limit: 1,
+      period: 2000,
+      maxDelay: 5000,
+      headers: 'draft-8',
+    });
+    await draft8.decide(A);
+    expect(header(asHold(await draft8.decide(A)), 'RateLimit')).toBe('"s8";r=0;t=2');
+    const legacy = limiter({
+      name: 'l',
+      limit: 1,
+      period: 2000,
+      maxDelay: 5000,
+      headers: 'draft-6',
+    });
+    await legacy.decide(A);
+    expect(header(asHold(await legacy.decide(A)), 'RateLimit-Reset')).toBe('2');
+  });
+
   it('releases a held request at its emission time, counted from when it was sent', async () => {
     // The backend decides at 0 (its clock), its answer arrives 300 ms later (a slow network).
     const slow = gated(new InMemoryBackend({ clock: manualClock(0).clock }));
