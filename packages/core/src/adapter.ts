@@ -13,6 +13,7 @@ export {
   BACKEND_COOL_DOWN_MS,
   BackendFailover,
   isBackend,
+  isConfigurationError,
   REPORT_EVERY_MS,
   type Reserved,
   type Unreserved,
@@ -58,4 +59,11 @@ export type { ClosableResponse } from './node-response.js';
 export { createObserver } from './observer.js';
 export { checkCost, checkMaxDelay } from './params.js';
 export { type LimiterControls, RequestLimiter, withControls } from './request-limiter.js';
-export { abortReason, keyPrefix, refundAll, reserveAll, sleepUntil } from './reservations.js';
+export {
+  abortReason,
+  backendMethod,
+  keyPrefix,
+  refundAll,
+  reserveAll,
+  sleepUntil,
+} from './reservations.js';

@@ -5,6 +5,7 @@
  */
 
 import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
+import { FreqLimitError } from './errors.js';
 import type { FreqLimitParams } from './params.js';
 import { reserveAll } from './reservations.js';
 
@@ -33,6 +34,16 @@ export interface Unreserved {
   error: unknown;
 }
 
+/**
+ * A mistake in the set-up, not an outage: the same request fails the same way every time, so
+ * it is passed on (the middleware answers 500) instead of `onBackendError` quietly letting
+ * requests through unlimited. Today: several limits whose Redis Cluster keys are in different
+ * slots.
+ */
+export function isConfigurationError(error: unknown): boolean {
+  return error instanceof FreqLimitError && error.code === 'REDIS_CROSS_SLOT';
+}
+
 /** Whether `value` has the two methods every backend must have. */
 export function isBackend(value: unknown): value is FreqLimitBackend {
   return (
@@ -46,8 +57,8 @@ export function isBackend(value: unknown): value is FreqLimitBackend {
 /**
  * Guards a primary backend. While it fails it is skipped for {@link BACKEND_COOL_DOWN_MS}
  * (so an outage costs one timeout, not one per request) and, when there is one, the fallback
- * answers instead. Failures are reported through `report` at most once a minute; nothing
- * here ever rejects.
+ * answers instead. Failures are reported through `report` at most once a minute. The only
+ * rejection is a configuration error (see {@link isConfigurationError}).
  */
 export class BackendFailover {
   readonly #primary: FreqLimitBackend;
@@ -78,7 +89,10 @@ export class BackendFailover {
     return this.#fallback === undefined ? [this.#primary] : [this.#primary, this.#fallback];
   }
 
-  /** Reserve on the primary, else (failing or cooling down) on the fallback. */
+  /**
+   * Reserve on the primary, else (failing or cooling down) on the fallback. Rejects only with a
+   * configuration error of the primary.
+   */
   async reserve(
     keys: readonly string[],
     params: readonly FreqLimitParams[],
@@ -92,6 +106,7 @@ export class BackendFailover {
           backend: this.#primary,
         };
       } catch (error) {
+        if (isConfigurationError(error)) throw error;
         this.failed(error);
       }
     }

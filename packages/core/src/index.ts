@@ -65,3 +65,4 @@ export {
   type FreqLimitParamsLike,
 } from './params.js';
 export type { LimiterControls } from './request-limiter.js';
+export type { AbortSignalLike } from './reservations.js';

@@ -428,3 +428,24 @@ describe('FreqLimit onDecision', () => {
     vi.restoreAllMocks();
   });
 });
+
+describe('FreqLimit signals', () => {
+  it('takes any AbortSignal-like object (e.g. a polyfill such as grammY types its own)', async () => {
+    const listeners = new Set<() => void>();
+    const signal = {
+      aborted: false,
+      reason: undefined as unknown,
+      addEventListener: (_type: 'abort', listener: () => void) => listeners.add(listener),
+      removeEventListener: (_type: 'abort', listener: () => void) => listeners.delete(listener),
+    };
+    const limiter = new FreqLimit({ limit: 1, period: 1000 });
+    await limiter.acquire('k', { signal });
+    const waiting = limiter.acquire('k', { signal }).catch((e: unknown) => e);
+    await vi.advanceTimersByTimeAsync(10);
+    signal.aborted = true;
+    signal.reason = 'polyfilled abort';
+    for (const listener of listeners) listener();
+    expect(await waiting).toBe('polyfilled abort');
+    expect(await limiter.peek('k')).toMatchObject({ retryAfter: 990 });
+  });
+});

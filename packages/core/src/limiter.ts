@@ -11,6 +11,7 @@ import { createInstructor, type DecisionEvent } from './instruction.js';
 import { createObserver } from './observer.js';
 import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from './params.js';
 import {
+  type AbortSignalLike,
   abortReason,
   backendMethod,
   keyPrefix,
@@ -46,8 +47,11 @@ export interface AcquireOptions {
   cost?: number;
   /** Overrides the limiter's `maxDelay` (ms) for this call. */
   maxDelay?: number;
-  /** Aborting while waiting rejects with `signal.reason` and refunds the reservation. */
-  signal?: AbortSignal;
+  /**
+   * Aborting while waiting rejects with `signal.reason` and refunds the reservation. Any
+   * `AbortSignal` (or a polyfilled one, such as grammY's).
+   */
+  signal?: AbortSignalLike;
 }
 
 /** A key of a limiter: strings and numbers (e.g. a chat id). */

@@ -7,7 +7,7 @@ import {
 } from '../test/test-backends.js';
 import type { FreqLimitBackend } from './backend.js';
 import { InMemoryBackend } from './backends/memory.js';
-import { BackendTimeoutError } from './errors.js';
+import { BackendTimeoutError, FreqLimitError } from './errors.js';
 import { BACKEND_COOL_DOWN_MS } from './failover.js';
 import type {
   DecisionEvent,
@@ -576,6 +576,34 @@ describe('RequestLimiter timing and concurrency', () => {
       code: 'NO_CLIENT_ADDRESS',
       message: 'test: no ctx.ip; pass `keyFn`',
     });
+  });
+});
+
+describe('RequestLimiter configuration errors of the backend', () => {
+  it('REDIS_CROSS_SLOT fails the request (500) instead of letting it through unlimited', async () => {
+    let calls = 0;
+    const crossSlot: FreqLimitBackend = {
+      reserve: () => Promise.reject(new Error('unused')),
+      reserveMany: () => {
+        calls++;
+        return Promise.reject(new FreqLimitError('REDIS_CROSS_SLOT', 'keys in two slots'));
+      },
+      refund: () => Promise.resolve(),
+      clear: () => Promise.resolve(),
+    };
+    const rl = limiter({
+      backend: crossSlot,
+      onBackendError: new InMemoryBackend(),
+      limits: [
+        { limit: 1, period: 1000 },
+        { limit: 9, period: 1000, key: () => 'all' },
+      ],
+    });
+    await expect(rl.decide(A)).rejects.toMatchObject({ code: 'REDIS_CROSS_SLOT' });
+    // Not an outage: no cool-down, no fallback, no report; the next request fails alike.
+    await expect(rl.decide(A)).rejects.toMatchObject({ code: 'REDIS_CROSS_SLOT' });
+    expect(calls).toBe(2);
+    expect(errorSpy).not.toHaveBeenCalled();
   });
 });
 

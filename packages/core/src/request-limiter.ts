@@ -29,7 +29,7 @@ import {
 import type { ClosableResponse } from './node-response.js';
 import { createObserver } from './observer.js';
 import { checkCost, type FreqLimitParams } from './params.js';
-import { backendMethod, refundAll, sleepUntil } from './reservations.js';
+import { type AbortSignalLike, backendMethod, refundAll, sleepUntil } from './reservations.js';
 
 /** Whether a user function's result must be awaited (most are synchronous). */
 const isThenable = <T>(value: T | Promise<T>): value is Promise<T> =>
@@ -191,7 +191,10 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
    * (how long the request was held), or `undefined` when `signal` aborted first — the client
    * left: the reservation has been refunded and the next handler must not run. Never rejects.
    */
-  async hold(instruction: HoldInstruction, signal?: AbortSignal): Promise<HeaderPair | undefined> {
+  async hold(
+    instruction: HoldInstruction,
+    signal?: AbortSignalLike,
+  ): Promise<HeaderPair | undefined> {
     try {
       await sleepUntil(instruction.deadline, signal);
     } catch {

@@ -73,8 +73,19 @@ export function backendMethod<M extends 'peek' | 'reset' | 'block'>(
   return fn.bind(backend) as NonNullable<FreqLimitBackend[M]>;
 }
 
+/**
+ * What freqlimit needs of an abort signal: a standard `AbortSignal` fits, and so do the
+ * polyfilled ones some libraries type their own (grammY's `abort-controller`).
+ */
+export interface AbortSignalLike {
+  readonly aborted: boolean;
+  readonly reason?: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
+}
+
 /** The reason an aborted signal rejects with (its own reason, else an `AbortError`). */
-export function abortReason(signal: AbortSignal): unknown {
+export function abortReason(signal: AbortSignalLike): unknown {
   return signal.reason ?? new DOMException('This operation was aborted', 'AbortError');
 }
 
@@ -84,7 +95,7 @@ export function abortReason(signal: AbortSignal): unknown {
  * before it starts (a backend round trip) and timer lateness never add up. One timer, rounded
  * up to whole ms: it fires within the millisecond of the deadline, never a whole ms early.
  */
-export function sleepUntil(deadline: number, signal?: AbortSignal): Promise<void> {
+export function sleepUntil(deadline: number, signal?: AbortSignalLike): Promise<void> {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) {
       reject(abortReason(signal));

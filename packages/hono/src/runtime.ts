@@ -46,7 +46,7 @@ export function addressReader(): (c: Context) => string | undefined {
 
 /** The message when no address is found: how to key requests instead, per runtime. */
 export const NO_ADDRESS =
-  'cannot find the client address on this runtime, so there is no default key. Pass `keyFn`, e.g. `keyFn: (c) => getConnInfo(c).remote.address` with getConnInfo from hono/bun, hono/deno, hono/cloudflare-workers or @hono/node-server/conninfo';
+  "cannot find the client address on this runtime, so there is no default key. Pass `keyFn`, e.g. `keyFn: (c) => ipKey(getConnInfo(c).remote.address) ?? 'unknown'` with getConnInfo from hono/bun, hono/deno, @hono/node-server/conninfo or @hono/cloudflare-workers (a keyFn returning undefined leaves the request unlimited)";
 
 /**
  * The signal that tells a hold the client left. `@hono/node-server` only wires its request's
