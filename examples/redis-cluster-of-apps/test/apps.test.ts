@@ -57,8 +57,15 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-// Every test starts from an empty limit (all clients are 127.0.0.1, so they share one key).
-beforeEach(() => new RedisBackend(client, { prefix }).clear());
+// Every test starts from an empty Redis, and uses an API key of its own: each app remembers
+// the keys it saw rejected (the local rejection cache) until their Retry-After has passed,
+// whatever another host clears meanwhile.
+let apiKey = '';
+let tests = 0;
+beforeEach(async () => {
+  apiKey = `client-${++tests}`;
+  await new RedisBackend(client, { prefix }).clear();
+});
 
 describe('two Express processes sharing one limit through Redis', () => {
   it('admit together no more than the one limit allows', async () => {
@@ -66,7 +73,9 @@ describe('two Express processes sharing one limit through Redis', () => {
     // 5 per 10 s, burst 5, maxDelay 0: across both apps only 5 pass now, plus one more per 2 s.
     const started = performance.now();
     const responses = await Promise.all(
-      Array.from({ length: 40 }, (_, i) => fetch(`${(i % 2 ? a : b)!.url}/`)),
+      Array.from({ length: 40 }, (_, i) =>
+        fetch(`${(i % 2 ? a : b)!.url}/`, { headers: { 'x-api-key': apiKey } }),
+      ),
     );
     const elapsed = performance.now() - started;
     const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ pid?: number }>));
@@ -86,7 +95,7 @@ describe('two Express processes sharing one limit through Redis', () => {
   it("see each other's reservations on the same client key", async () => {
     const [a, b] = apps;
     const get = async (app: (typeof apps)[number] | undefined) => {
-      const res = await fetch(`${app!.url}/`);
+      const res = await fetch(`${app!.url}/`, { headers: { 'x-api-key': apiKey } });
       return { status: res.status, body: (await res.json()) as { remaining?: number } };
     };
     for (const left of [4, 3, 2])
