@@ -202,21 +202,26 @@ function paramsSource<Ctx>(l: LimitOption<Ctx>, where: string): ParamsSource<Ctx
   const one = (v: Dynamic<Ctx> | undefined) => (typeof v === 'function' ? 1 : v);
   new FreqLimitParams({ limit: one(limit)!, period: one(period)!, burst: one(burst) }, where);
   const cache = new Map<string, FreqLimitParams>();
-  const value = (v: Dynamic<Ctx> | undefined, ctx: Ctx) => (typeof v === 'function' ? v(ctx) : v);
-  return async (ctx) => {
-    const init = {
-      limit: await value(limit, ctx),
-      period: await value(period, ctx),
-      burst: await value(burst, ctx),
-    } as { limit: number; period: number; burst?: number };
-    const id = `${init.limit}|${init.period}|${init.burst}`;
+  const build = (limit: unknown, period: unknown, burst: unknown): FreqLimitParams => {
+    const id = `${limit}|${period}|${burst}`;
     let params = cache.get(id);
     if (params === undefined) {
+      const init = { limit, period, burst } as { limit: number; period: number; burst?: number };
       params = new FreqLimitParams(init, `${where} (resolved for this request)`);
       if (cache.size >= PARAMS_CACHE_SIZE) cache.clear();
       cache.set(id, params);
     }
     return params;
+  };
+  const value = (v: Dynamic<Ctx> | undefined, ctx: Ctx) => (typeof v === 'function' ? v(ctx) : v);
+  const isThenable = (v: unknown): v is Promise<unknown> =>
+    typeof v === 'object' && v !== null && typeof (v as Promise<unknown>).then === 'function';
+  return (ctx) => {
+    const l = value(limit, ctx);
+    const p = value(period, ctx);
+    const b = value(burst, ctx);
+    if (!isThenable(l) && !isThenable(p) && !isThenable(b)) return build(l, p, b);
+    return Promise.all([l, p, b]).then(([l2, p2, b2]) => build(l2, p2, b2));
   };
 }
 

@@ -864,3 +864,65 @@ describe('RequestLimiter reset, peek, block', () => {
     await expect(custom.reset({} as never)).rejects.toThrow(/string or number/);
   });
 });
+
+describe('RequestLimiter synchronous fast path', () => {
+  it('decides without a promise on a synchronous backend with synchronous functions', () => {
+    const rl = limiter({ limit: 10, period: 1000, burst: 2, cost: () => 1, skip: () => false });
+    const d = rl.decide(A);
+    expect(d).not.toBeInstanceOf(Promise);
+    expect((d as Instruction).kind).toBe('pass');
+    const dynamic = limiter({ limit: () => 5, period: 1000, keyFn: () => 'k', name: 'dyn' });
+    expect(dynamic.decide(A)).not.toBeInstanceOf(Promise);
+  });
+
+  it('becomes a promise at the first async function or backend, calling each function once', async () => {
+    const calls: string[] = [];
+    /** Records that `name` was called, then gives `value`. */
+    const called = <T>(name: string, value: T): T => {
+      calls.push(name);
+      return value;
+    };
+    const rl = limiter({
+      limits: [
+        { limit: 10, period: 1000, key: () => called('key1', 'a') },
+        { limit: 10, period: 1000, key: async () => called('key2', 'b') },
+        { limit: 10, period: 1000, key: () => called('key3', 'c') },
+      ],
+      cost: async () => called('cost', 1),
+    });
+    const d = rl.decide(A);
+    expect(d).toBeInstanceOf(Promise);
+    expect((await d).kind).toBe('pass');
+    expect(calls).toEqual(['key1', 'key2', 'key3', 'cost']);
+    const asyncBackend = limiter({ limit: 1, period: 1000, backend: new RecordingBackend() });
+    expect(asyncBackend.decide(A)).toBeInstanceOf(Promise);
+  });
+
+  it('a throwing function rejects (never throws), on the fast path too', async () => {
+    const rl = limiter({
+      limit: 1,
+      period: 1000,
+      keyFn: () => {
+        throw new Error('sync boom');
+      },
+    });
+    let result: unknown;
+    expect(() => {
+      result = rl.decide(A);
+    }).not.toThrow();
+    await expect(result).rejects.toThrow('sync boom');
+  });
+
+  it('a synchronous backend that throws goes through onBackendError like any other', async () => {
+    const broken = new InMemoryBackend();
+    broken.reserveSync = () => {
+      throw new Error('memory gone');
+    };
+    const fallback = new RecordingBackend();
+    const rl = limiter({ limit: 1, period: 1000, backend: broken, onBackendError: fallback });
+    const d = await rl.decide(A);
+    expect(d.kind).toBe('pass');
+    expect(fallback.reserved).toEqual(['default:192.0.2.1']);
+    expect(errorSpy).toHaveBeenCalledTimes(1);
+  });
+});

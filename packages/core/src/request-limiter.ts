@@ -7,7 +7,13 @@
  */
 
 import type { LimitStatus } from './backend.js';
-import { BACKEND_COOL_DOWN_MS, BackendFailover } from './failover.js';
+import {
+  BACKEND_COOL_DOWN_MS,
+  BackendFailover,
+  isConfigurationError,
+  type Reserved,
+  type Unreserved,
+} from './failover.js';
 import type { HeaderPair } from './headers.js';
 import {
   createInstructor,
@@ -29,11 +35,28 @@ import {
 import type { ClosableResponse } from './node-response.js';
 import { createObserver } from './observer.js';
 import { checkCost, type FreqLimitParams } from './params.js';
-import { type AbortSignalLike, backendMethod, refundAll, sleepUntil } from './reservations.js';
+import {
+  type AbortSignalLike,
+  backendMethod,
+  refundAll,
+  type SyncReserver,
+  sleepUntil,
+  syncReserver,
+} from './reservations.js';
 
 /** Whether a user function's result must be awaited (most are synchronous). */
 const isThenable = <T>(value: T | Promise<T>): value is Promise<T> =>
   typeof value === 'object' && value !== null && typeof (value as Promise<T>).then === 'function';
+
+/** A request's limits as resolved so far (parallel arrays, one entry per applied limit). */
+interface Draft {
+  keys: string[];
+  clientKeys: string[];
+  params: FreqLimitParams[];
+  applied: number[];
+}
+
+const newDraft = (): Draft => ({ keys: [], clientKeys: [], params: [], applied: [] });
 
 function toKey(value: KeyResult, where: string, label: string): string | undefined {
   if (value === null || value === undefined) return undefined;
@@ -75,6 +98,8 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
   #held = 0;
   /** Reservations under way that may still turn into holds (counted against `maxHeld`). */
   #pending = 0;
+  /** The backend's synchronous reservation, when it has one (`InMemoryBackend`): no promise. */
+  readonly #reserveSync: SyncReserver | undefined;
 
   constructor(options: FreqLimitMiddlewareOptions<Ctx, OnRejected>, adapter: AdapterSpec<Ctx>) {
     const config = resolveMiddlewareOptions(options, adapter);
@@ -94,6 +119,7 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
     );
     this.#instruct = createInstructor(config.limits, config.headers, config.dryRun);
     this.#observe = createObserver(config.onDecision, config.where);
+    this.#reserveSync = syncReserver(config.backend);
   }
 
   /** Requests currently held by this middleware. */
@@ -102,71 +128,136 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
   }
 
   /**
-   * Decides what to do with a request. Rejects (so the framework's error path runs, with
-   * nothing reserved) when `keyFn`, `skip`, `cost` or a dynamic param throws or gives something
-   * invalid. Every `'hold'` instruction must be passed to {@link hold}.
+   * Decides what to do with a request. Synchronous (an {@link Instruction}) while every user
+   * function and the backend are — the in-memory fast path — else a promise of it. Rejects
+   * (never throws: so the framework's error path runs, with nothing reserved) when `keyFn`,
+   * `skip`, `cost` or a dynamic param throws or gives something invalid. Every `'hold'`
+   * instruction must be passed to {@link hold}.
    */
-  async decide(ctx: Ctx): Promise<Instruction> {
-    const config = this.config;
-    if (config.skip !== undefined) {
-      const skip = config.skip(ctx);
-      if ((isThenable(skip) ? await skip : skip) === true) return NEXT;
+  decide(ctx: Ctx): Instruction | Promise<Instruction> {
+    try {
+      return this.#decide(ctx);
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const limits = config.limits;
-    const keys: string[] = [];
-    const clientKeys: string[] = [];
-    const params: FreqLimitParams[] = [];
-    const applied: number[] = [];
-    for (let i = 0; i < limits.length; i++) {
-      const limit = limits[i]!;
-      const raw = limit.key(ctx);
-      const key = toKey(isThenable(raw) ? await raw : raw, config.where, limit.keyLabel);
-      if (key === undefined) continue;
-      clientKeys.push(key);
-      keys.push(limit.prefix + key);
-      params.push(typeof limit.params === 'function' ? await limit.params(ctx) : limit.params);
-      applied.push(i);
-    }
-    if (keys.length === 0) return NEXT;
-    let cost: number;
-    if (typeof config.cost === 'number') {
-      cost = config.cost;
-    } else {
-      const raw = config.cost(ctx);
-      cost = checkCost(isThenable(raw) ? await raw : raw, `${config.where}: cost(ctx)`);
-    }
+  }
 
+  #decide(ctx: Ctx): Instruction | Promise<Instruction> {
+    const skip = this.config.skip;
+    if (skip !== undefined) {
+      const skipped = skip(ctx);
+      if (isThenable(skipped)) {
+        return skipped.then((s) => (s === true ? NEXT : this.#limitsFrom(ctx, 0, newDraft())));
+      }
+      if (skipped === true) return NEXT;
+    }
+    return this.#limitsFrom(ctx, 0, newDraft());
+  }
+
+  /** Resolves the key and params of limits `i`… in order; synchronous while they are. */
+  #limitsFrom(ctx: Ctx, i: number, draft: Draft): Instruction | Promise<Instruction> {
+    const limits = this.config.limits;
+    for (; i < limits.length; i++) {
+      const raw = limits[i]!.key(ctx);
+      const at = i;
+      if (isThenable(raw)) return raw.then((value) => this.#keyed(ctx, at, draft, value));
+      const pending = this.#add(ctx, at, draft, raw);
+      if (pending !== undefined) return pending.then(() => this.#limitsFrom(ctx, at + 1, draft));
+    }
+    return this.#costed(ctx, draft);
+  }
+
+  #keyed(ctx: Ctx, i: number, draft: Draft, value: KeyResult): Instruction | Promise<Instruction> {
+    const pending = this.#add(ctx, i, draft, value);
+    if (pending !== undefined) return pending.then(() => this.#limitsFrom(ctx, i + 1, draft));
+    return this.#limitsFrom(ctx, i + 1, draft);
+  }
+
+  /** Adds limit `i` under `value`, if it is a key; a promise while its params are resolved. */
+  #add(ctx: Ctx, i: number, draft: Draft, value: KeyResult): Promise<void> | undefined {
+    const limit = this.config.limits[i]!;
+    const key = toKey(value, this.config.where, limit.keyLabel);
+    if (key === undefined) return undefined;
+    draft.clientKeys.push(key);
+    draft.keys.push(limit.prefix + key);
+    draft.applied.push(i);
+    const params = typeof limit.params === 'function' ? limit.params(ctx) : limit.params;
+    if (isThenable(params)) return params.then((p) => void draft.params.push(p));
+    draft.params.push(params);
+    return undefined;
+  }
+
+  #costed(ctx: Ctx, draft: Draft): Instruction | Promise<Instruction> {
+    if (draft.keys.length === 0) return NEXT;
+    const { cost, where } = this.config;
+    if (typeof cost === 'number') return this.#reserve(ctx, draft, cost);
+    const raw = cost(ctx);
+    if (isThenable(raw)) {
+      return raw.then((value) =>
+        this.#reserve(ctx, draft, checkCost(value, `${where}: cost(ctx)`)),
+      );
+    }
+    return this.#reserve(ctx, draft, checkCost(raw, `${where}: cost(ctx)`));
+  }
+
+  #reserve(ctx: Ctx, draft: Draft, cost: number): Instruction | Promise<Instruction> {
+    const config = this.config;
     // At the cap nothing more may be held: only a request that passes at once gets through.
     const capped = this.#held + this.#pending >= config.maxHeld;
+    const maxDelay = capped ? 0 : config.maxDelay;
     const sentAt = performance.now();
-    if (!capped) this.#pending++;
-    let result: Awaited<ReturnType<BackendFailover['reserve']>>;
-    try {
-      result = await this.#failover.reserve(keys, params, cost, capped ? 0 : config.maxDelay);
-    } finally {
-      if (!capped) this.#pending--;
+    const sync = this.#reserveSync;
+    if (
+      sync !== undefined &&
+      (draft.keys.length === 1 || sync.many) &&
+      !this.#failover.coolingDown
+    ) {
+      try {
+        const reservation = sync(draft.keys, draft.params, cost, maxDelay);
+        return this.#conclude(ctx, draft, cost, sentAt, { reservation, backend: config.backend });
+      } catch (error) {
+        if (isConfigurationError(error)) throw error;
+        this.#failover.failed(error); // the fallback (or onBackendError) answers below
+      }
     }
+    if (!capped) this.#pending++;
+    return this.#failover.reserve(draft.keys, draft.params, cost, maxDelay).then(
+      (result) => {
+        if (!capped) this.#pending--;
+        return this.#conclude(ctx, draft, cost, sentAt, result);
+      },
+      (error: unknown) => {
+        if (!capped) this.#pending--;
+        throw error;
+      },
+    );
+  }
+
+  /** The instruction for a reservation (or a backend failure), reported to `onDecision`. */
+  #conclude(
+    ctx: Ctx,
+    draft: Draft,
+    cost: number,
+    sentAt: number,
+    result: Reserved | Unreserved,
+  ): Instruction {
+    const config = this.config;
     const observe = this.#observe;
     if (result.reservation === undefined) {
       const mode = this.#mode;
       const dryRun = config.dryRun;
+      const { name } = config;
       observe?.(
-        {
-          outcome: 'backend-error',
-          name: config.name,
-          info: undefined,
-          error: result.error,
-          mode,
-          dryRun,
-        },
+        { outcome: 'backend-error', name, info: undefined, error: result.error, mode, dryRun },
         ctx,
       );
       return mode === 'reject' && !dryRun ? UNAVAILABLE : NEXT;
     }
+    const { keys, params } = draft;
     const instruction = this.#instruct({
       reservation: result.reservation,
-      applied,
-      clientKeys,
+      applied: draft.applied,
+      clientKeys: draft.clientKeys,
       sentAt,
       refund: { backend: result.backend, keys, params, cost },
     });

@@ -4,7 +4,7 @@
  * give it back, and wait for its emission time (abortably).
  */
 
-import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
+import type { FreqLimitBackend, MultiReservation, Reservation, ReserveOptions } from './backend.js';
 import type { FreqLimitParams } from './params.js';
 
 /**
@@ -30,6 +30,49 @@ export function reserveAll(
   const entries = new Array<{ key: string; params: FreqLimitParams; cost: number }>(keys.length);
   for (let i = 0; i < keys.length; i++) entries[i] = { key: keys[i]!, params: params[i]!, cost };
   return backend.reserveMany!(entries, { maxDelay });
+}
+
+/** A backend's synchronous reservation (see {@link syncReserver}). */
+export interface SyncReserver {
+  (
+    keys: readonly string[],
+    params: readonly FreqLimitParams[],
+    cost: number,
+    maxDelay: number,
+  ): Reservation | MultiReservation;
+  /** Whether it takes several keys at once too (`reserveManySync`). */
+  readonly many: boolean;
+}
+
+/** What a backend that decides synchronously offers besides the promise-based contract. */
+interface SyncBackend {
+  reserveSync(key: string, params: FreqLimitParams, options: ReserveOptions): Reservation;
+  reserveManySync?(
+    entries: ReadonlyArray<{ key: string; params: FreqLimitParams; cost: number }>,
+    options: { maxDelay: number },
+  ): MultiReservation;
+}
+
+/**
+ * `reserveAll` without a promise, for a backend that decides synchronously (`reserveSync`, and
+ * `reserveManySync` for several limits, as `InMemoryBackend` has); `undefined` for others.
+ */
+export function syncReserver(backend: FreqLimitBackend): SyncReserver | undefined {
+  const b = backend as FreqLimitBackend & Partial<SyncBackend>;
+  if (typeof b.reserveSync !== 'function') return undefined;
+  const many = typeof b.reserveManySync === 'function';
+  const reserve = (
+    keys: readonly string[],
+    params: readonly FreqLimitParams[],
+    cost: number,
+    maxDelay: number,
+  ): Reservation | MultiReservation => {
+    if (keys.length === 1) return b.reserveSync!(keys[0]!, params[0]!, { cost, maxDelay });
+    const entries = new Array<{ key: string; params: FreqLimitParams; cost: number }>(keys.length);
+    for (let i = 0; i < keys.length; i++) entries[i] = { key: keys[i]!, params: params[i]!, cost };
+    return b.reserveManySync!(entries, { maxDelay });
+  };
+  return Object.assign(reserve, { many });
 }
 
 /**

@@ -7,6 +7,7 @@
 import type { FreqLimitInfo, FreqLimitMiddlewareOptions } from '@freqlimit/core';
 import {
   type AdapterSpec,
+  type Instruction,
   type LimiterControls,
   RequestLimiter,
   withControls,
@@ -62,27 +63,38 @@ export function freqLimit(options: FreqLimitOptions): FreqLimitMiddleware {
   const limiter = new RequestLimiter(options, EXPRESS);
   const { onRejected } = limiter.config;
 
-  /** Resolves `true` when the next handler should run. */
-  async function limit(req: Request, res: Response): Promise<boolean> {
-    const step = await limiter.decide(req);
+  /** Writes what every instruction carries; `true` when the request goes on now. */
+  function begin(req: Request, res: Response, step: Instruction): boolean {
     if (step.kind === 'next') return true;
     if (step.kind !== 'unavailable') req.freqLimit = step.info;
     writeHeaders(step.headers, res);
+    return step.kind === 'pass';
+  }
+
+  /** Holds or answers; resolves `true` when the next handler should run. */
+  async function finish(req: Request, res: Response, step: Instruction): Promise<boolean> {
     if (step.kind === 'hold') {
       const timing = await limiter.holdResponse(step, res);
-      if (timing === undefined) return false;
-      writeHeaders([timing], res);
-    } else if (step.kind !== 'pass') {
-      res.status(step.status);
-      if (step.kind === 'reject' && onRejected) await onRejected(req, res, step.info);
-      else res.set('Content-Type', step.body.type).end(step.body.text);
-      return false;
+      if (timing !== undefined) writeHeaders([timing], res);
+      return timing !== undefined;
     }
-    return true;
+    if (step.kind !== 'reject' && step.kind !== 'unavailable') return true;
+    res.status(step.status);
+    if (step.kind === 'reject' && onRejected) await onRejected(req, res, step.info);
+    else res.set('Content-Type', step.body.type).end(step.body.text);
+    return false;
   }
 
   const middleware: RequestHandler = (req, res, next) => {
-    limit(req, res).then((proceed) => proceed && next(), next);
+    const step = limiter.decide(req);
+    // The in-memory fast path: a request that passes goes on synchronously, with no promise.
+    if (!(step instanceof Promise) && begin(req, res, step)) return next();
+    const settled =
+      step instanceof Promise
+        ? step.then((s) => begin(req, res, s) || finish(req, res, s))
+        : finish(req, res, step);
+    settled.then((proceed) => proceed && next(), next);
   };
+
   return withControls(middleware, limiter);
 }

@@ -54,7 +54,7 @@ export type FreqLimitOptions<E extends Env = Env> = FreqLimitMiddlewareOptions<
 export type FreqLimitMiddleware<E extends Env = Env> = MiddlewareHandler<E> &
   LimiterControls<Context<E>>;
 
-/** A client that left while held never sees this; it only tells outer middleware (loggers). */
+/** Tells outer middleware (loggers) that the client left while held; it never sees it. */
 const CLIENT_CLOSED = 499;
 
 /**
@@ -69,20 +69,20 @@ const CLIENT_CLOSED = 499;
 export function freqLimit<E extends Env = Env>(
   options: FreqLimitOptions<E>,
 ): FreqLimitMiddleware<E> {
-  const spec: AdapterSpec<Context<E>> = {
+  const limiter = new RequestLimiter(options, {
     name: '@freqlimit/hono',
     clientAddress: addressReader(),
     noAddress: NO_ADDRESS,
-  };
-  const limiter = new RequestLimiter(options, spec);
+  } satisfies AdapterSpec<Context<E>>);
   const { onRejected } = limiter.config;
 
   const middleware: MiddlewareHandler<E> = async (c, next) => {
-    const step = await limiter.decide(c);
+    const decided = limiter.decide(c);
+    // Awaited only off the in-memory fast path, where the decision is synchronous.
+    const step = decided instanceof Promise ? await decided : decided;
     if (step.kind === 'next') return next();
     if (step.kind !== 'unavailable') c.set('freqLimit', step.info);
-    const passing = step.kind === 'pass' || step.kind === 'hold';
-    const target = passing ? pendingHeaders(c) : c.res.headers;
+    const target = step.kind === 'pass' || step.kind === 'hold' ? pendingHeaders(c) : c.res.headers;
     writeHeaders(step.headers, target);
     if (step.kind === 'hold') {
       const timing = await limiter.hold(step, leaveSignal(c));

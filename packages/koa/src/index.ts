@@ -74,7 +74,9 @@ export function freqLimit<StateT = DefaultState, ContextT = DefaultContext>(
   const { onRejected } = limiter.config;
 
   const middleware: Middleware<StateT & FreqLimitState, ContextT> = async (ctx, next) => {
-    const step = await limiter.decide(ctx);
+    const decided = limiter.decide(ctx);
+    // Awaited only off the in-memory fast path, where the decision is synchronous.
+    const step = decided instanceof Promise ? await decided : decided;
     if (step.kind === 'next') return next();
     if (step.kind !== 'unavailable') ctx.state.freqLimit = step.info;
     writeHeaders(step.headers, ctx.response);
