@@ -913,6 +913,21 @@ describe('RequestLimiter synchronous fast path', () => {
     await expect(result).rejects.toThrow('sync boom');
   });
 
+  it('a subclass that overrides reserve is always asked through it (never bypassed)', async () => {
+    class Counting extends InMemoryBackend {
+      count = 0;
+      override reserve(...args: Parameters<InMemoryBackend['reserve']>) {
+        this.count++;
+        return super.reserve(...args);
+      }
+    }
+    const backend = new Counting();
+    const rl = limiter({ limit: 10, period: 1000, backend });
+    expect(rl.decide(A)).toBeInstanceOf(Promise);
+    await rl.decide(A);
+    expect(backend.count).toBe(2);
+  });
+
   it('a synchronous backend that throws goes through onBackendError like any other', async () => {
     const broken = new InMemoryBackend();
     broken.reserveSync = () => {

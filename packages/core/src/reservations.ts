@@ -5,6 +5,7 @@
  */
 
 import type { FreqLimitBackend, MultiReservation, Reservation, ReserveOptions } from './backend.js';
+import { InMemoryBackend } from './backends/memory.js';
 import type { FreqLimitParams } from './params.js';
 
 /**
@@ -54,13 +55,15 @@ interface SyncBackend {
 }
 
 /**
- * `reserveAll` without a promise, for a backend that decides synchronously (`reserveSync`, and
- * `reserveManySync` for several limits, as `InMemoryBackend` has); `undefined` for others.
+ * `reserveAll` without a promise, for an `InMemoryBackend` (whose `reserve` is `reserveSync`
+ * in a promise); `undefined` for other backends — and for a subclass that overrides `reserve`,
+ * so that its override (counting, logging) is never bypassed.
  */
 export function syncReserver(backend: FreqLimitBackend): SyncReserver | undefined {
   const b = backend as FreqLimitBackend & Partial<SyncBackend>;
-  if (typeof b.reserveSync !== 'function') return undefined;
-  const many = typeof b.reserveManySync === 'function';
+  const own = InMemoryBackend.prototype;
+  if (b.reserve !== own.reserve || typeof b.reserveSync !== 'function') return undefined;
+  const many = b.reserveMany === own.reserveMany && typeof b.reserveManySync === 'function';
   const reserve = (
     keys: readonly string[],
     params: readonly FreqLimitParams[],
