@@ -136,33 +136,58 @@ export function gcraReserve(
   cost = 1,
   maxDelay = Number.POSITIVE_INFINITY,
 ): GcraDecision {
+  const out: TatOut = { tat: Number.NaN };
+  const reservation = reserveInto(now, tat, toParams(paramsLike, 'reserve'), cost, maxDelay, out);
+  return { reservation, tat: Number.isNaN(out.tat) ? undefined : out.tat };
+}
+
+/**
+ * Where {@link reserveInto} puts the key's state after the call: a TAT in ms, `NaN` when empty
+ * (always a number, so a reused object stores it without allocating).
+ */
+export interface TatOut {
+  tat: number;
+}
+
+/**
+ * {@link gcraReserve} for backends on a hot path: validated params, the state after the call
+ * written to `out.tat` (a reusable object of the caller) instead of a new decision object.
+ * Validates `cost`, `maxDelay`, `now` and `tat` like `gcraReserve`. Not a public export.
+ */
+export function reserveInto(
+  now: number,
+  tat: number | undefined,
+  params: FreqLimitParams,
+  cost: number,
+  maxDelay: number,
+  out: TatOut,
+): Reservation {
   checkCost(cost, 'reserve');
   // NaN would silently mean "wait forever" (no delay is > NaN).
   checkMaxDelay(maxDelay, 'reserve');
   checkTime(now, tat, 'reserve');
-  const params = toParams(paramsLike, 'reserve');
-  const current = live(tat, now);
+  const current = tat !== undefined && tat > now ? tat : undefined;
+  out.tat = current === undefined ? Number.NaN : current;
   if (cost > params.burst) {
-    return {
-      reservation: rejected(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, current, now),
-      tat: current,
-    };
+    return rejected(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, current, now);
   }
-  const next = step(now, current, params, cost);
-  if (next.delay > maxDelay) {
-    return { reservation: rejected(next.delay, next.delay - maxDelay, current, now), tat: current };
-  }
-  const ahead = (current === undefined ? 0 : current - now) + cost * params.interval;
+  const { interval, tau } = params;
+  // The step of gcraStep, inline: this is the hot path of every backend.
+  const base = current === undefined ? now : current;
+  const ahead = base - now + cost * interval;
+  const wait = ahead - (tau + interval);
+  const noise = noiseAt(now);
+  const delay = wait > noise ? wait : 0;
+  if (delay > maxDelay) return rejected(delay, delay - maxDelay, current, now);
+  const next = base + cost * interval;
+  out.tat = next;
   return {
-    reservation: {
-      allowed: true,
-      delay: next.delay,
-      retryAfter: 0,
-      // Counted on the TAT as stored, the one the next call will see.
-      remaining: remainingAt(next.tat - now, params, noiseAt(now)),
-      resetAfter: ahead,
-    },
-    tat: next.tat,
+    allowed: true,
+    delay,
+    retryAfter: 0,
+    // Counted on the TAT as stored, the one the next call will see.
+    remaining: remainingAt(next - now, params, noise),
+    resetAfter: ahead,
   };
 }
 
