@@ -149,6 +149,13 @@ export interface TatOut {
   tat: number;
 }
 
+/** The detailed argument checks of {@link reserveInto}, with their messages (a cold path). */
+function checkReserveArgs(now: unknown, tat: unknown, cost: unknown, maxDelay: unknown): void {
+  checkCost(cost, 'reserve');
+  checkMaxDelay(maxDelay, 'reserve');
+  checkTime(now, tat, 'reserve');
+}
+
 /**
  * {@link gcraReserve} for backends on a hot path: validated params, the state after the call
  * written to `out.tat` (a reusable object of the caller) instead of a new decision object.
@@ -162,23 +169,35 @@ export function reserveInto(
   maxDelay: number,
   out: TatOut,
 ): Reservation {
-  checkCost(cost, 'reserve');
-  // NaN would silently mean "wait forever" (no delay is > NaN).
-  checkMaxDelay(maxDelay, 'reserve');
-  checkTime(now, tat, 'reserve');
-  const current = tat !== undefined && tat > now ? tat : undefined;
-  out.tat = current === undefined ? Number.NaN : current;
-  if (cost > params.burst) {
-    return rejected(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, current, now);
+  // One cheap test for the usual case; the detailed checks (and their messages) only when it
+  // fails. NaN would silently mean "wait forever" for maxDelay (no delay is > NaN).
+  if (
+    typeof cost !== 'number' ||
+    typeof maxDelay !== 'number' ||
+    typeof now !== 'number' ||
+    !(cost > 0 && cost < Number.POSITIVE_INFINITY && maxDelay >= 0) ||
+    !(now > Number.NEGATIVE_INFINITY && now < Number.POSITIVE_INFINITY) ||
+    (tat !== undefined &&
+      (typeof tat !== 'number' ||
+        !(tat > Number.NEGATIVE_INFINITY && tat < Number.POSITIVE_INFINITY)))
+  ) {
+    checkReserveArgs(now, tat, cost, maxDelay);
   }
-  const { interval, tau } = params;
   // The step of gcraStep, inline: this is the hot path of every backend.
-  const base = current === undefined ? now : current;
+  const { interval, tau } = params;
+  const live = tat !== undefined && tat > now;
+  const base = live ? tat : now;
   const ahead = base - now + cost * interval;
   const wait = ahead - (tau + interval);
   const noise = noiseAt(now);
   const delay = wait > noise ? wait : 0;
-  if (delay > maxDelay) return rejected(delay, delay - maxDelay, current, now);
+  if (delay > maxDelay || cost > params.burst) {
+    out.tat = live ? tat : Number.NaN;
+    const current = live ? tat : undefined;
+    return cost > params.burst
+      ? rejected(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, current, now)
+      : rejected(delay, delay - maxDelay, current, now);
+  }
   const next = base + cost * interval;
   out.tat = next;
   return {
