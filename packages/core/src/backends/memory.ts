@@ -120,6 +120,7 @@ export class InMemoryBackend implements FreqLimitBackend {
 
   /** The synchronous form of {@link reserve}, for callers that never leave the process. */
   reserveSync(key: string, params: FreqLimitParamsLike, options?: ReserveOptions): Reservation {
+    if (typeof key !== 'string') badKey(key);
     const p = this.#params.resolve(params, 'InMemoryBackend.reserve');
     let now: number | undefined;
     let cost = 1;
@@ -156,7 +157,10 @@ export class InMemoryBackend implements FreqLimitBackend {
     entries: ReadonlyArray<ReserveManyEntry>,
     options: ReserveManyOptions = {},
   ): MultiReservation {
-    const list = entries.map((e) => ({ ...e, params: FreqLimitParams.from(e.params) }));
+    const list = entries.map((e) => {
+      if (typeof e.key !== 'string') badKey(e.key);
+      return { ...e, params: FreqLimitParams.from(e.params) };
+    });
     const now = options.now ?? this.#clock();
     this.#sweep(now, 2 + 2 * list.length);
     const olds = list.map((e) => this.#get(e.key, now));
@@ -259,12 +263,14 @@ export class InMemoryBackend implements FreqLimitBackend {
 
   /** The live TAT of `key` at `now`, or undefined when its state is empty. */
   #get(key: string, now: number): number | undefined {
+    if (typeof key !== 'string') badKey(key);
     const slot = this.#slots.get(key);
     return slot === undefined ? undefined : this.#liveTat(slot, now);
   }
 
   /** Stores `key`'s new state (`undefined`: empty, the key is dropped). */
   #set(key: string, tat: number | undefined): void {
+    if (typeof key !== 'string') badKey(key);
     const slot = this.#slots.get(key);
     if (slot === undefined) {
       if (tat !== undefined) this.#insert(key, tat);
@@ -436,4 +442,8 @@ export class InMemoryBackend implements FreqLimitBackend {
     }
     heap[i] = last;
   }
+}
+
+function badKey(key: unknown): never {
+  throw new TypeError(`InMemoryBackend: \`key\` must be a string, got ${typeof key}`);
 }
