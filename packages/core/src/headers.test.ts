@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { Reservation } from './backend.js';
 import { gcraReserve } from './gcra.js';
 import { createHeaderBuilder, policyQuota } from './headers.js';
 import { FreqLimitParams } from './params.js';
-import type { Reservation } from './backend.js';
 
 const P = (limit: number, period: number, burst = 1) =>
   new FreqLimitParams({ limit, period, burst });

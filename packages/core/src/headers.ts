@@ -3,8 +3,8 @@
  * Rate-limit response header fields, pure: name/value pairs from reservations.
  */
 
-import type { FreqLimitParams } from './params.js';
 import type { Reservation } from './backend.js';
+import type { FreqLimitParams } from './params.js';
 
 /** Which rate-limit header fields to send. */
 export type HeadersMode = 'draft-10' | 'draft-8' | 'draft-6' | 'legacy' | false;

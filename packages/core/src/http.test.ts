@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RecordingBackend, SingleLimitBackend } from '../test/test-backends.js';
+import type { FreqLimitBackend, Reservation } from './backend.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { BackendTimeoutError } from './errors.js';
 import {
@@ -11,7 +12,6 @@ import {
   retryAfterSeconds,
   serverTiming,
 } from './http.js';
-import type { FreqLimitBackend, Reservation } from './backend.js';
 
 /** The plain-object request context of these tests. */
 interface Ctx {

@@ -5,6 +5,7 @@
  * only reads its request, calls {@link RequestLimiter.decide}, and applies the decision.
  */
 
+import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
 import { InMemoryBackend } from './backends/memory.js';
 import {
   ceilSeconds,
@@ -15,7 +16,6 @@ import {
 } from './headers.js';
 import { backendKeyPrefix } from './limiter.js';
 import { checkCost, checkMaxDelay, FreqLimitParams } from './params.js';
-import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
 
 type MaybePromise<T> = T | Promise<T>;
 

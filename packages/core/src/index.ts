@@ -3,6 +3,18 @@
  * GCRA rate limiting that delays requests by exactly the time reserved for them.
  */
 
+export type {
+  BlockOptions,
+  FreqLimitBackend,
+  LimitStatus,
+  MultiReservation,
+  PeekOptions,
+  RefundOptions,
+  Reservation,
+  ReserveManyEntry,
+  ReserveManyOptions,
+  ReserveOptions,
+} from './backend.js';
 export { InMemoryBackend, type InMemoryBackendOptions } from './backends/memory.js';
 export { BackendTimeoutError, FreqLimitError, RateLimitedError } from './errors.js';
 export {
@@ -54,15 +66,3 @@ export {
   type FreqLimitParamsInit,
   type FreqLimitParamsLike,
 } from './params.js';
-export type {
-  BlockOptions,
-  FreqLimitBackend,
-  LimitStatus,
-  MultiReservation,
-  PeekOptions,
-  RefundOptions,
-  Reservation,
-  ReserveManyEntry,
-  ReserveManyOptions,
-  ReserveOptions,
-} from './backend.js';

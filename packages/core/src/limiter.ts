@@ -3,10 +3,10 @@
  * `FreqLimit`: rate limiting outside HTTP — wait for your turn, then act.
  */
 
+import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { RateLimitedError } from './errors.js';
 import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from './params.js';
-import type { FreqLimitBackend, MultiReservation, Reservation } from './backend.js';
 
 /** Options of {@link FreqLimit}. */
 export interface FreqLimitOptions {
