@@ -136,33 +136,77 @@ export function gcraReserve(
   cost = 1,
   maxDelay = Number.POSITIVE_INFINITY,
 ): GcraDecision {
+  const out: TatOut = { tat: Number.NaN };
+  const reservation = reserveInto(now, tat, toParams(paramsLike, 'reserve'), cost, maxDelay, out);
+  return { reservation, tat: Number.isNaN(out.tat) ? undefined : out.tat };
+}
+
+/**
+ * Where {@link reserveInto} puts the key's state after the call: a TAT in ms, `NaN` when empty
+ * (always a number, so a reused object stores it without allocating).
+ */
+export interface TatOut {
+  tat: number;
+}
+
+/** The detailed argument checks of {@link reserveInto}, with their messages (a cold path). */
+function checkReserveArgs(now: unknown, tat: unknown, cost: unknown, maxDelay: unknown): void {
   checkCost(cost, 'reserve');
-  // NaN would silently mean "wait forever" (no delay is > NaN).
   checkMaxDelay(maxDelay, 'reserve');
   checkTime(now, tat, 'reserve');
-  const params = toParams(paramsLike, 'reserve');
-  const current = live(tat, now);
-  if (cost > params.burst) {
-    return {
-      reservation: rejected(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, current, now),
-      tat: current,
-    };
+}
+
+/**
+ * {@link gcraReserve} for backends on a hot path: validated params, the state after the call
+ * written to `out.tat` (a reusable object of the caller) instead of a new decision object.
+ * Validates `cost`, `maxDelay`, `now` and `tat` like `gcraReserve`. Not a public export.
+ */
+export function reserveInto(
+  now: number,
+  tat: number | undefined,
+  params: FreqLimitParams,
+  cost: number,
+  maxDelay: number,
+  out: TatOut,
+): Reservation {
+  // One cheap test for the usual case; the detailed checks (and their messages) only when it
+  // fails. NaN would silently mean "wait forever" for maxDelay (no delay is > NaN).
+  if (
+    typeof cost !== 'number' ||
+    typeof maxDelay !== 'number' ||
+    typeof now !== 'number' ||
+    !(cost > 0 && cost < Number.POSITIVE_INFINITY && maxDelay >= 0) ||
+    !(now > Number.NEGATIVE_INFINITY && now < Number.POSITIVE_INFINITY) ||
+    (tat !== undefined &&
+      (typeof tat !== 'number' ||
+        !(tat > Number.NEGATIVE_INFINITY && tat < Number.POSITIVE_INFINITY)))
+  ) {
+    checkReserveArgs(now, tat, cost, maxDelay);
   }
-  const next = step(now, current, params, cost);
-  if (next.delay > maxDelay) {
-    return { reservation: rejected(next.delay, next.delay - maxDelay, current, now), tat: current };
+  // The step of gcraStep, inline: this is the hot path of every backend.
+  const { interval, tau } = params;
+  const live = tat !== undefined && tat > now;
+  const base = live ? tat : now;
+  const ahead = base - now + cost * interval;
+  const wait = ahead - (tau + interval);
+  const noise = noiseAt(now);
+  const delay = wait > noise ? wait : 0;
+  if (delay > maxDelay || cost > params.burst) {
+    out.tat = live ? tat : Number.NaN;
+    const current = live ? tat : undefined;
+    return cost > params.burst
+      ? rejected(Number.POSITIVE_INFINITY, Number.POSITIVE_INFINITY, current, now)
+      : rejected(delay, delay - maxDelay, current, now);
   }
-  const ahead = (current === undefined ? 0 : current - now) + cost * params.interval;
+  const next = base + cost * interval;
+  out.tat = next;
   return {
-    reservation: {
-      allowed: true,
-      delay: next.delay,
-      retryAfter: 0,
-      // Counted on the TAT as stored, the one the next call will see.
-      remaining: remainingAt(next.tat - now, params, noiseAt(now)),
-      resetAfter: ahead,
-    },
-    tat: next.tat,
+    allowed: true,
+    delay,
+    retryAfter: 0,
+    // Counted on the TAT as stored, the one the next call will see.
+    remaining: remainingAt(next - now, params, noise),
+    resetAfter: ahead,
   };
 }
 

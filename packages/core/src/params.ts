@@ -84,6 +84,35 @@ export class FreqLimitParams {
 /** Either form of params. */
 export type FreqLimitParamsLike = FreqLimitParams | FreqLimitParamsInit;
 
+/**
+ * `FreqLimitParams.from` for a hot path: remembers the last plain object it validated, and
+ * reuses that result while the same object comes back with the same `limit`, `period` and
+ * `burst` (a caller may mutate its object between calls: that is validated again). Not a
+ * public export.
+ */
+export class ParamsResolver {
+  #init: FreqLimitParamsInit | undefined;
+  #params: FreqLimitParams | undefined;
+
+  resolve(params: FreqLimitParamsLike, where?: string): FreqLimitParams {
+    if (params instanceof FreqLimitParams) return params;
+    const last = this.#params;
+    if (
+      params === this.#init &&
+      last !== undefined &&
+      params.limit === last.limit &&
+      params.period === last.period &&
+      (params.burst ?? 1) === last.burst
+    ) {
+      return last;
+    }
+    const resolved = new FreqLimitParams(params, where);
+    this.#init = params;
+    this.#params = resolved;
+    return resolved;
+  }
+}
+
 /** Validate a request cost: finite and > 0. */
 export function checkCost(cost: unknown, where = 'cost'): number {
   if (typeof cost !== 'number' || !Number.isFinite(cost) || cost <= 0) {

@@ -358,6 +358,52 @@ export function testBackend(
       });
     });
 
+    it('any string is a key, each with its own state: empty, binary, unicode, numeric, 1 MB', async () => {
+      const p = P(1, 60_000);
+      const keys = [
+        '',
+        ' ',
+        '0',
+        '-0',
+        '1e3',
+        '0x10',
+        '\u0000\u0001\u00ff',
+        '\r\n*?[]\\',
+        '{tag}',
+        'é',
+        '你好',
+        '😀',
+        '\ud800', // lone surrogates: not valid Unicode, still distinct keys
+        '\udbff',
+        'a\ud800b',
+        'x'.repeat(129),
+        'y'.repeat(1024 * 1024),
+        `${'€'.repeat(300_000)}!`,
+      ].map((k) => `${key}:${k}`);
+      for (const k of keys) {
+        expect(
+          (await backend.reserve(k, p, { now: t0, maxDelay: 0 })).allowed,
+          k.slice(0, 40),
+        ).toBe(true);
+      }
+      for (const k of keys) {
+        expect(
+          (await backend.reserve(k, p, { now: t0, maxDelay: 0 })).allowed,
+          k.slice(0, 40),
+        ).toBe(false);
+      }
+    });
+
+    it('a key that is not a string is a TypeError naming `key`', async () => {
+      for (const bad of [42, null, undefined, {}, Symbol('k')]) {
+        await expect(
+          Promise.resolve().then(() =>
+            backend.reserve(bad as unknown as string, P(1, 1000), { now: t0 }),
+          ),
+        ).rejects.toThrow(/`key`/);
+      }
+    });
+
     it('clear() forgets every key', async () => {
       const p = P(1, 1000);
       await backend.reserve(key, p, { now: t0 });

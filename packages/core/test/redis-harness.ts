@@ -143,9 +143,10 @@ async function spawnServer(
   binary: string,
   extra: string[],
   withBus: boolean,
+  fixedPort?: number,
 ): Promise<{ child: ChildProcess; port: number; dir: string }> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const port = await freePort(withBus);
+    const port = fixedPort ?? (await freePort(withBus));
     const dir = mkdtempSync(join(tmpdir(), 'freqlimit-redis-'));
     const args = [
       '--port',
@@ -245,6 +246,57 @@ export async function startRedis(): Promise<RedisServer> {
   throw new Error(
     'redis-harness: no Redis available. Set REDIS_URL, install redis-server (e.g. apt-get install redis-server), or run a Docker engine.',
   );
+}
+
+/** A redis-server this harness owns, which a test may kill and start again on its port. */
+export interface OwnedRedisServer extends RedisServer {
+  /** The current process's pid (it changes with `start`). */
+  pid: number;
+  /** SIGKILLs the server (its data is gone: no persistence). */
+  kill(): Promise<void>;
+  /** Starts a fresh server on the same port (after `kill`). */
+  start(): Promise<void>;
+}
+
+/**
+ * A standalone redis-server started from the binary on PATH (never an external one: fault
+ * tests SIGKILL and SIGSTOP it), on a free port that `start()` reuses after `kill()`.
+ * Throws when redis-server is not installed, so such tests fail instead of skipping.
+ */
+export async function startOwnRedis(): Promise<OwnedRedisServer> {
+  const binary = redisServerBinary();
+  if (!binary) {
+    throw new Error('redis-harness: fault tests need redis-server on PATH (they kill it)');
+  }
+  let current = await spawnServer(binary, [], false);
+  const port = current.port;
+  let stopping: Promise<void> | undefined;
+  const server: OwnedRedisServer = {
+    url: `redis://127.0.0.1:${port}`,
+    host: '127.0.0.1',
+    port,
+    pid: current.child.pid!,
+    kill: () => stopChild(current.child, current.dir),
+    start: async () => {
+      // The port may linger briefly after a SIGKILL: retry for a while.
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        try {
+          current = await spawnServer(binary, [], false, port);
+          server.pid = current.child.pid!;
+          return;
+        } catch (error) {
+          if (Date.now() > deadline) throw error;
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      }
+    },
+    stop: () => {
+      stopping ??= stopChild(current.child, current.dir);
+      return stopping;
+    },
+  };
+  return server;
 }
 
 /**

@@ -197,3 +197,61 @@ describe('InMemoryBackend memory bounds', () => {
     expect(probe(backend, 'd', 0)).toBe(5000);
   });
 });
+
+describe('InMemoryBackend slots', () => {
+  it('a reset or refunded-to-empty key is forgotten at once, and can come back', () => {
+    const backend = new InMemoryBackend();
+    const p = P(1, 1000);
+    backend.reserveSync('a', p, { now: 0 });
+    backend.resetSync('a');
+    expect(backend.size).toBe(0);
+    expect(probe(backend, 'a', 0)).toBe(0);
+    expect(backend.reserveSync('a', p, { now: 0 })).toMatchObject({ allowed: true, delay: 0 });
+    expect(backend.reserveSync('a', p, { now: 0 }).delay).toBe(1000);
+    expect(backend.size).toBe(1);
+  });
+
+  it('slots of dropped keys count against maxKeys until reused, never beyond it', () => {
+    const backend = new InMemoryBackend({ maxKeys: 3 });
+    const p = P(1, 60_000);
+    for (let i = 0; i < 10_000; i++) {
+      backend.reserveSync(`k${i}`, p, { now: 0 });
+      if (i % 2 === 0) backend.resetSync(`k${i}`);
+      expect(backend.size).toBeLessThanOrEqual(3);
+    }
+    // The newest odd key is kept; a dropped key is empty.
+    expect(probe(backend, 'k9999', 0)).toBe(60_000);
+    expect(probe(backend, 'k9998', 0)).toBe(0);
+  });
+
+  it('a hot key filed long ago is re-filed, not reclaimed, when its first bucket passes', () => {
+    let now = 0;
+    const backend = new InMemoryBackend({ clock: () => now });
+    const p = P(10, 1000, 1_000); // T = 100 ms, a deep burst: nothing is held
+    for (let i = 0; i < 50; i++) {
+      now = i * 20;
+      backend.reserveSync('hot', p);
+    }
+    // Filed at its first TAT (100); now its TAT is 5000, and the clock is far past 100.
+    now = 2000;
+    for (let i = 0; i < 20; i++) backend.reserveSync('other', P(1, 1), { cost: 2 });
+    expect(probe(backend, 'hot', now)).toBe(3000);
+    // Reclaimed once the bucket of its real TAT (5000–5100) lies wholly in the past.
+    now = 5050;
+    for (let i = 0; i < 20; i++) backend.reserveSync('other', P(1, 1), { cost: 2 });
+    expect(backend.size).toBe(1);
+    now = 5100;
+    for (let i = 0; i < 20; i++) backend.reserveSync('other', P(1, 1), { cost: 2 });
+    expect(backend.size).toBe(0);
+  });
+
+  it('plain params are validated again when the same object changes', () => {
+    const backend = new InMemoryBackend();
+    const params = { limit: 1, period: 1000 };
+    expect(backend.reserveSync('k', params, { now: 0 }).resetAfter).toBe(1000);
+    params.period = 2000;
+    expect(backend.reserveSync('j', params, { now: 0 }).resetAfter).toBe(2000);
+    params.limit = 0;
+    expect(() => backend.reserveSync('j', params, { now: 0 })).toThrow(/`limit`/);
+  });
+});

@@ -9,19 +9,41 @@ import { FreqLimitError } from '../errors.js';
 /** Keys longer than this many UTF-8 bytes are replaced by a hash of themselves. */
 export const MAX_KEY_BYTES = 128;
 
+/** A UTF-16 surrogate without its other half: such a string has no exact UTF-8 form. */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Whether `text` holds a lone surrogate (native `isWellFormed` where there is one: faster). */
+const hasLoneSurrogate: (text: string) => boolean =
+  typeof (String.prototype as { isWellFormed?: unknown }).isWellFormed === 'function'
+    ? (text) => !(text as unknown as { isWellFormed(): boolean }).isWellFormed()
+    : (text) => LONE_SURROGATE.test(text);
+
 /**
  * `key`, or for a key over {@link MAX_KEY_BYTES} UTF-8 bytes `#` + its SHA-256 (base64url).
  * A hash tag `{…}` of the key is kept in front of the hash (unless the prefix already has
  * one), so hashing never moves a key to another Cluster slot than its tag chose.
+ *
+ * A key holding a lone surrogate (not valid Unicode, e.g. cut binary data) would reach Redis
+ * with U+FFFD in its place, so two different keys could share one state: such a key is
+ * hashed too, from its UTF-16 code units, and stays distinct.
  */
 export function shortKey(key: string, prefixHasBrace: boolean): string {
-  // Up to 3 bytes per UTF-16 unit: most keys are short enough without counting bytes.
-  if (key.length * 3 <= MAX_KEY_BYTES || Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES) {
+  let digest: string;
+  if (hasLoneSurrogate(key)) {
+    digest = createHash('sha256')
+      .update('utf16le:')
+      .update(Buffer.from(key, 'utf16le'))
+      .digest('base64url');
+  } else if (key.length * 3 <= MAX_KEY_BYTES || Buffer.byteLength(key, 'utf8') <= MAX_KEY_BYTES) {
+    // Up to 3 bytes per UTF-16 unit: most keys are short enough without counting bytes.
     return key;
+  } else {
+    digest = createHash('sha256').update(key, 'utf8').digest('base64url');
   }
-  const digest = createHash('sha256').update(key, 'utf8').digest('base64url');
   const tag = prefixHasBrace ? undefined : hashTag(key);
-  return tag === undefined || tag.length > 64 ? `#${digest}` : `{${tag}}#${digest}`;
+  return tag === undefined || tag.length > 64 || hasLoneSurrogate(tag)
+    ? `#${digest}`
+    : `{${tag}}#${digest}`;
 }
 
 /** The Redis Cluster hash tag of a key: what lies between its first `{` and the next `}`. */

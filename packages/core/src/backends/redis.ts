@@ -18,7 +18,13 @@ import type {
 } from '../backend.js';
 import { BackendTimeoutError, FreqLimitError } from '../errors.js';
 import { checkBlockMs } from '../gcra.js';
-import { checkCost, checkMaxDelay, FreqLimitParams, type FreqLimitParamsLike } from '../params.js';
+import {
+  checkCost,
+  checkMaxDelay,
+  FreqLimitParams,
+  type FreqLimitParamsLike,
+  ParamsResolver,
+} from '../params.js';
 import {
   multiReservationOf,
   nowUs,
@@ -32,6 +38,7 @@ import {
   statusOf,
 } from './redis-answers.js';
 import { RejectionCache } from './redis-cache.js';
+import { DeadlineQueue, type Expirable } from './redis-deadlines.js';
 import { checkOneSlot, escapeGlob, shortKey } from './redis-keys.js';
 import {
   BLOCK_SCRIPT,
@@ -48,8 +55,11 @@ import {
  * fit this shape; it is typed narrowly so no client library is loaded or required.
  */
 export interface RedisNodeLike {
-  evalsha(sha1: string, numkeys: number, ...args: Array<string | number>): Promise<unknown>;
-  eval(script: string, numkeys: number, ...args: Array<string | number>): Promise<unknown>;
+  /** `EVALSHA sha1 numkeys ...keysAndArgs` (the array is sent as separate arguments). */
+  evalsha(sha1: string, numkeys: number, keysAndArgs: string[]): Promise<unknown>;
+  /** `EVAL script numkeys ...keysAndArgs`. */
+  eval(script: string, numkeys: number, keysAndArgs: string[]): Promise<unknown>;
+  /** `SCAN cursor MATCH pattern COUNT count` (used by `clear()`). */
   scan(
     cursor: string,
     matchToken: 'MATCH',
@@ -57,6 +67,7 @@ export interface RedisNodeLike {
     countToken: 'COUNT',
     count: number,
   ): Promise<[cursor: string, elements: string[]]>;
+  /** `UNLINK ...keys` (used by `clear()`). */
   unlink(...keys: string[]): Promise<number>;
 }
 
@@ -69,7 +80,9 @@ export interface RedisClientLike extends Pick<RedisNodeLike, 'evalsha' | 'eval'>
   readonly isCluster?: boolean;
   /** A Cluster's master nodes (used by `clear()` to scan each of them). */
   nodes?(role: 'master'): RedisNodeLike[];
+  /** See {@link RedisNodeLike.scan}. */
   scan?: RedisNodeLike['scan'];
+  /** See {@link RedisNodeLike.unlink}. */
   unlink?: RedisNodeLike['unlink'];
 }
 
@@ -103,14 +116,61 @@ export interface RedisReserveManyEntry extends Omit<ReserveManyEntry, 'params'> 
 
 /** The longest delay `setTimeout` honours. */
 const MAX_TIMEOUT = 2_147_483_647;
+/** Most reservations sent in one script call (each is still decided on its own). */
+const MAX_BATCH = 32;
+
+/** The argument strings of one set of params, computed once. */
+interface ParamStrings {
+  interval: string;
+  tau: string;
+  burst: string;
+}
+
+/** A reservation waiting to be sent, then for its answer. */
+interface ReserveCall {
+  redisKey: string;
+  p: FreqLimitParams;
+  cost: number;
+  maxDelay: number;
+  /** The injected now, or undefined on the server's clock. */
+  now: number | undefined;
+  /** The six script arguments. */
+  nowArg: string;
+  maxDelayArg: string;
+  strings: ParamStrings;
+  costArg: string;
+  /** The cache generation when the call was made (see `RejectionCache.set`). */
+  generation: number;
+  resolve: (reservation: Reservation) => void;
+  reject: (error: unknown) => void;
+}
+
+/** Any other call waiting to be sent: one script call, its reply handled by `answer`. */
+interface ScriptCall {
+  what: string;
+  script: RedisScript;
+  keys: string[];
+  args: string[];
+  /** Turns the reply into the answer; `sentUs` is when it was sent (see `timelineUs`). */
+  answer: (reply: unknown, sentUs: number) => unknown;
+  resolve: (value: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
+type QueuedCall = ReserveCall | ScriptCall;
 
 /**
  * GCRA state in Redis: one limit shared by many processes and hosts.
  *
  * - Each call is one `EVALSHA` of a script of `REDIS_SCRIPTS`; after `NOSCRIPT` (restart,
  *   failover, `SCRIPT FLUSH`) the script is sent once with `EVAL` and cached again.
+ * - On a standalone Redis, the single-key reservations made in one tick of the event loop go
+ *   out as one script call (each decided on its own, in order): under load that is a fraction
+ *   of a round trip per reservation, on the client and on the server. Calls are sent, and run,
+ *   in the order they were made.
  * - The clock is the Redis server's `TIME` unless `now` is passed.
  * - The TAT is stored in integer µs; a key expires (`PX`) exactly when its state is empty.
+ * - The local rejection cache (`localCache`) answers what Redis has already rejected.
  * - On Redis Cluster, single-key calls work on any key. `reserveMany` is atomic, in one
  *   script, so its keys must hash to one slot (use a hash tag, e.g. keys `{user42}`, or a
  *   prefix such as `'{freqlimit}:'`); otherwise it throws a `FreqLimitError` with code
@@ -130,7 +190,20 @@ export class RedisBackend implements FreqLimitBackend {
   readonly timeout: number;
   readonly #redis: RedisClientLike;
   readonly #cluster: boolean;
+  readonly #braced: boolean;
   readonly #cache: RejectionCache | undefined;
+  readonly #deadlines: DeadlineQueue;
+  readonly #params = new ParamsResolver();
+  #strings = new WeakMap<FreqLimitParams, ParamStrings>();
+  #lastParams: FreqLimitParams | undefined;
+  #lastStrings: ParamStrings | undefined;
+  /** Calls made in this tick, sent together at its end (`#flush`). */
+  #queue: QueuedCall[] = [];
+  #spare: QueuedCall[] = [];
+  #flushing = false;
+  readonly #flush = (): void => this.#sendQueued();
+  /** Scripts sent with EVAL on this client since it last answered NOSCRIPT. */
+  readonly #loaded = new Set<RedisScript>();
 
   constructor(redis: RedisClientLike, options: RedisBackendOptions = {}) {
     if (
@@ -159,9 +232,11 @@ export class RedisBackend implements FreqLimitBackend {
     }
     this.#redis = redis;
     this.#cluster = redis.isCluster === true && typeof redis.nodes === 'function';
+    this.#braced = prefix.includes('{');
     this.prefix = prefix;
     this.timeout = timeout;
     this.#cache = cacheOf(localCache);
+    this.#deadlines = new DeadlineQueue(timeout);
   }
 
   /** The Redis key that holds `key`'s state (after prefixing and, for long keys, hashing). */
@@ -169,55 +244,58 @@ export class RedisBackend implements FreqLimitBackend {
     if (typeof key !== 'string') {
       throw new TypeError(`RedisBackend: \`key\` must be a string, got ${typeof key}`);
     }
-    return this.prefix + shortKey(key, this.prefix.includes('{'));
+    return this.prefix + shortKey(key, this.#braced);
   }
 
-  async reserve(
+  reserve(
     key: string,
     params: FreqLimitParamsLike,
-    options: ReserveOptions = {},
+    options?: ReserveOptions,
   ): Promise<Reservation> {
     const where = 'RedisBackend.reserve';
-    const p = FreqLimitParams.from(params, where);
-    const cost = checkCost(options.cost ?? 1, where);
-    const maxDelay = checkMaxDelay(options.maxDelay ?? Number.POSITIVE_INFINITY, where);
-    const now = checkNow(options.now, where);
-    const redisKey = this.redisKey(key);
+    let redisKey: string;
+    let p: FreqLimitParams;
+    let cost = 1;
+    let maxDelay = Number.POSITIVE_INFINITY;
+    let now: number | undefined;
+    try {
+      p = this.#params.resolve(params, where);
+      if (options !== undefined) {
+        if (options.cost !== undefined) cost = checkCost(options.cost, where);
+        if (options.maxDelay !== undefined) maxDelay = checkMaxDelay(options.maxDelay, where);
+        now = checkNow(options.now, where);
+      }
+      redisKey = this.redisKey(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     const cache = this.#cache;
-    const injected = now !== undefined;
-    const noise = scriptNoise(injected ? nowUs(now) : undefined);
     if (cache !== undefined) {
-      const floor = cache.floor(redisKey, injected);
+      const floor = cache.floor(redisKey, now !== undefined);
       if (floor !== undefined) {
         const relUs = Math.max(0, floor - timelineUs(now));
+        const noise = scriptNoise(now === undefined ? undefined : nowUs(now));
         if (rejects(relUs, p, cost, maxDelay, noise)) {
-          return rejectedOf(relUs, p, cost, maxDelay, noise);
+          return Promise.resolve(rejectedOf(relUs, p, cost, maxDelay, noise));
         }
       }
     }
-    const sentUs = timelineUs(now);
-    const generation = cache?.generation ?? 0;
-    const reply = await this.#run(
-      'reserve',
-      RESERVE_SCRIPT,
-      [redisKey],
-      [
-        injected ? String(now) : '',
-        maxDelay === Number.POSITIVE_INFINITY ? '' : String(maxDelay),
-        String(p.interval),
-        String(p.tau),
-        String(p.burst),
-        String(cost),
-      ],
-    );
-    const code = integerAt(reply, 0, 1);
-    if (cache !== undefined) {
-      if (code < 0) cache.set(redisKey, sentUs - code - 1, injected, generation);
-      else if (cache.has(redisKey)) {
-        cache.refresh(redisKey, sentUs + reservedRelUs(code, p, cost), injected, generation);
-      }
-    }
-    return reservationOf(code, p, cost, maxDelay, noise);
+    return new Promise<Reservation>((resolve, reject) => {
+      this.#enqueue({
+        redisKey,
+        p,
+        cost,
+        maxDelay,
+        now,
+        nowArg: now === undefined ? '' : String(now),
+        maxDelayArg: maxDelay === Number.POSITIVE_INFINITY ? '' : String(maxDelay),
+        strings: this.#stringsOf(p),
+        costArg: cost === 1 ? '1' : String(cost),
+        generation: cache === undefined ? 0 : cache.generation,
+        resolve,
+        reject,
+      });
+    });
   }
 
   async reserveMany(
@@ -242,9 +320,10 @@ export class RedisBackend implements FreqLimitBackend {
       const label = `${where} entry ${i}`;
       const p = FreqLimitParams.from(entry.params, label);
       const cost = checkCost(entry.cost ?? 1, label);
+      const strings = this.#stringsOf(p);
       keys.push(this.redisKey(entry.key));
       sent.push({ params: p, cost });
-      args.push(String(p.interval), String(p.tau), String(p.burst), String(cost));
+      args.push(strings.interval, strings.tau, strings.burst, String(cost));
     }
     if (this.#cluster && keys.length > 1) checkOneSlot(keys);
     const noise = scriptNoise(injected ? nowUs(now) : undefined);
@@ -262,21 +341,22 @@ export class RedisBackend implements FreqLimitBackend {
         return multiReservationOf(false, relsUs, sent, maxDelay, noise);
       }
     }
-    const sentUs = timelineUs(now);
     const generation = cache?.generation ?? 0;
-    const reply = await this.#run('reserveMany', RESERVE_MANY_SCRIPT, keys, args);
-    const relsUs: number[] = [];
-    for (let i = 0; i < keys.length; i++) relsUs.push(integerAt(reply, i + 1, keys.length + 1));
-    const reserved = integerAt(reply, 0, keys.length + 1) === 1;
-    const nextRelsUs: number[] = [];
-    const answer = multiReservationOf(reserved, relsUs, sent, maxDelay, noise, nextRelsUs);
-    if (cache !== undefined) {
-      for (let i = 0; i < keys.length; i++) {
-        if (!reserved) cache.set(keys[i]!, sentUs + relsUs[i]!, injected, generation);
-        else cache.refresh(keys[i]!, sentUs + nextRelsUs[i]!, injected, generation);
+    return this.#call('reserveMany', RESERVE_MANY_SCRIPT, keys, args, (reply, sentUs) => {
+      const relsUs: number[] = [];
+      for (let i = 0; i < keys.length; i++) relsUs.push(integerAt(reply, i + 1, keys.length + 1));
+      const reserved = integerAt(reply, 0, keys.length + 1) === 1;
+      const nextRelsUs: number[] = [];
+      const answer = multiReservationOf(reserved, relsUs, sent, maxDelay, noise, nextRelsUs);
+      if (cache !== undefined) {
+        const base = injected ? nowUs(now) : sentUs;
+        for (let i = 0; i < keys.length; i++) {
+          if (!reserved) cache.set(keys[i]!, base + relsUs[i]!, injected, generation);
+          else cache.refresh(keys[i]!, base + nextRelsUs[i]!, injected, generation);
+        }
       }
-    }
-    return answer;
+      return answer;
+    });
   }
 
   async refund(
@@ -290,11 +370,12 @@ export class RedisBackend implements FreqLimitBackend {
     const now = checkNow(options.now, where);
     const redisKey = this.redisKey(key);
     this.#cache?.drop(redisKey);
-    await this.#run(
+    await this.#call(
       'refund',
       REFUND_SCRIPT,
       [redisKey],
-      [now === undefined ? '' : String(now), String(p.interval), String(cost)],
+      [now === undefined ? '' : String(now), this.#stringsOf(p).interval, String(cost)],
+      () => undefined,
     );
   }
 
@@ -308,24 +389,27 @@ export class RedisBackend implements FreqLimitBackend {
     const p = FreqLimitParams.from(params, where);
     const now = checkNow(options.now, where);
     const redisKey = this.redisKey(key);
-    const sentUs = timelineUs(now);
-    const generation = this.#cache?.generation ?? 0;
-    const reply = await this.#run(
+    const cache = this.#cache;
+    const generation = cache?.generation ?? 0;
+    return this.#call(
       'peek',
       PEEK_SCRIPT,
       [redisKey],
       [now === undefined ? '' : String(now)],
+      (reply, sentUs) => {
+        const relUs = integerAt(reply, 0, 1);
+        const injected = now !== undefined;
+        cache?.refresh(redisKey, (injected ? nowUs(now) : sentUs) + relUs, injected, generation);
+        return statusOf(relUs, p, scriptNoise(injected ? nowUs(now) : undefined));
+      },
     );
-    const relUs = integerAt(reply, 0, 1);
-    this.#cache?.refresh(redisKey, sentUs + relUs, now !== undefined, generation);
-    return statusOf(relUs, p, scriptNoise(now === undefined ? undefined : nowUs(now)));
   }
 
   /** Forget `key` on every host: the next request sees a full burst. */
   async reset(key: string): Promise<void> {
     const redisKey = this.redisKey(key);
     this.#cache?.drop(redisKey);
-    await this.#run('reset', RESET_SCRIPT, [redisKey], []);
+    await this.#call('reset', RESET_SCRIPT, [redisKey], [], () => undefined);
   }
 
   /**
@@ -343,16 +427,20 @@ export class RedisBackend implements FreqLimitBackend {
     checkBlockMs(ms, where);
     const now = checkNow(options.now, where);
     const redisKey = this.redisKey(key);
-    const sentUs = timelineUs(now);
-    const generation = this.#cache?.generation ?? 0;
-    const reply = await this.#run(
+    const cache = this.#cache;
+    const generation = cache?.generation ?? 0;
+    await this.#call(
       'block',
       BLOCK_SCRIPT,
       [redisKey],
-      [now === undefined ? '' : String(now), String(ms), String(p.tau)],
+      [now === undefined ? '' : String(now), String(ms), this.#stringsOf(p).tau],
+      (reply, sentUs) => {
+        const relUs = integerAt(reply, 0, 1);
+        const injected = now !== undefined;
+        // A blocked key rejects everything until then: answer that here from now on.
+        cache?.set(redisKey, (injected ? nowUs(now) : sentUs) + relUs, injected, generation);
+      },
     );
-    // A blocked key rejects everything until then: answer that here from now on.
-    this.#cache?.set(redisKey, sentUs + integerAt(reply, 0, 1), now !== undefined, generation);
   }
 
   /**
@@ -374,18 +462,204 @@ export class RedisBackend implements FreqLimitBackend {
     await clearNode(this.#redis as RedisNodeLike, pattern, false);
   }
 
-  /** EVALSHA, falling back to EVAL after NOSCRIPT, all within `timeout`. */
-  #run(what: string, script: RedisScript, keys: string[], args: string[]): Promise<unknown> {
-    const redis = this.#redis;
-    const call = async (): Promise<unknown> => {
-      try {
-        return await redis.evalsha(script.sha1, keys.length, ...keys, ...args);
-      } catch (error) {
-        if (!isNoScript(error)) throw error;
-        return redis.eval(script.lua, keys.length, ...keys, ...args);
+  /** The argument strings of `p` (exact: `String` of a double reads back as the same double). */
+  #stringsOf(p: FreqLimitParams): ParamStrings {
+    if (p === this.#lastParams) return this.#lastStrings!;
+    let strings = this.#strings.get(p);
+    if (strings === undefined) {
+      strings = { interval: String(p.interval), tau: String(p.tau), burst: String(p.burst) };
+      this.#strings.set(p, strings);
+    }
+    this.#lastParams = p;
+    this.#lastStrings = strings;
+    return strings;
+  }
+
+  /** One script call, queued so that calls go out in the order they were made. */
+  #call<T>(
+    what: string,
+    script: RedisScript,
+    keys: string[],
+    args: string[],
+    answer: (reply: unknown, sentUs: number) => T,
+  ): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#enqueue({
+        what,
+        script,
+        keys,
+        args,
+        answer,
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
+    });
+  }
+
+  #enqueue(call: QueuedCall): void {
+    this.#queue.push(call);
+    if (!this.#flushing) {
+      this.#flushing = true;
+      queueMicrotask(this.#flush);
+    }
+  }
+
+  /** Sends what was queued in this tick: runs of reservations as one script call each. */
+  #sendQueued(): void {
+    const queue = this.#queue;
+    this.#queue = this.#spare;
+    this.#spare = queue;
+    this.#flushing = false;
+    const batching = !this.#cluster;
+    let i = 0;
+    while (i < queue.length) {
+      const call = queue[i]!;
+      if ('script' in call) {
+        this.#sendScript(call);
+        i++;
+        continue;
       }
+      let end = i + 1;
+      if (batching) {
+        const last = Math.min(queue.length, i + MAX_BATCH);
+        while (end < last && !('script' in queue[end]!)) end++;
+      }
+      this.#sendReserves(queue as ReserveCall[], i, end);
+      i = end;
+    }
+    queue.length = 0;
+  }
+
+  #sendScript(call: ScriptCall): void {
+    const sentUs = performance.now() * 1000;
+    const what = `RedisBackend.${call.what}`;
+    const timeout = this.timeout;
+    const pending: Expirable = {
+      deadline: 0,
+      done: false,
+      expire: () => call.reject(new BackendTimeoutError(timeout, what)),
     };
-    return withTimeout(call, this.timeout, `RedisBackend.${what}`);
+    this.#deadlines.add(pending);
+    this.#send(call.script, call.keys.length, call.keys.concat(call.args), (error, reply) => {
+      if (!this.#deadlines.settle(pending)) return;
+      if (error !== undefined) return call.reject(error);
+      try {
+        call.resolve(call.answer(reply, sentUs));
+      } catch (failure) {
+        call.reject(failure);
+      }
+    });
+  }
+
+  /** Reservations `from` … `to − 1` of `queue`, in one `RESERVE_SCRIPT` call. */
+  #sendReserves(queue: ReserveCall[], from: number, to: number): void {
+    const count = to - from;
+    const calls = queue.slice(from, to);
+    const flat: string[] = new Array(count * 7);
+    for (let k = 0; k < count; k++) {
+      const call = calls[k]!;
+      flat[k] = call.redisKey;
+      const base = count + k * 6;
+      flat[base] = call.nowArg;
+      flat[base + 1] = call.maxDelayArg;
+      flat[base + 2] = call.strings.interval;
+      flat[base + 3] = call.strings.tau;
+      flat[base + 4] = call.strings.burst;
+      flat[base + 5] = call.costArg;
+    }
+    const sentUs = performance.now() * 1000;
+    const timeout = this.timeout;
+    const pending: Expirable = {
+      deadline: 0,
+      done: false,
+      expire: () => {
+        for (const call of calls) {
+          call.reject(new BackendTimeoutError(timeout, 'RedisBackend.reserve'));
+        }
+      },
+    };
+    this.#deadlines.add(pending);
+    this.#send(RESERVE_SCRIPT, count, flat, (error, reply) => {
+      if (!this.#deadlines.settle(pending)) return;
+      if (error === undefined && !(Array.isArray(reply) && reply.length === count)) {
+        error = badReply(reply, `${count} integers`);
+      }
+      if (error !== undefined) {
+        for (const call of calls) call.reject(error);
+        return;
+      }
+      this.#answerReserves(calls, reply as unknown[], sentUs);
+    });
+  }
+
+  #answerReserves(calls: ReserveCall[], reply: unknown[], sentUs: number): void {
+    const cache = this.#cache;
+    let clockNoise = Number.NaN;
+    for (let k = 0; k < calls.length; k++) {
+      const call = calls[k]!;
+      const code = reply[k];
+      if (typeof code !== 'number' || !Number.isInteger(code)) {
+        call.reject(badReply(reply, `${calls.length} integers`));
+        continue;
+      }
+      const { p, cost, now } = call;
+      let noise: number;
+      if (now === undefined) {
+        if (Number.isNaN(clockNoise)) clockNoise = scriptNoise(undefined);
+        noise = clockNoise;
+      } else noise = scriptNoise(nowUs(now));
+      if (cache !== undefined) {
+        const injected = now !== undefined;
+        const base = injected ? nowUs(now) : sentUs;
+        if (code < 0) cache.set(call.redisKey, base - code - 1, injected, call.generation);
+        else if (cache.has(call.redisKey)) {
+          cache.refresh(
+            call.redisKey,
+            base + reservedRelUs(code, p, cost),
+            injected,
+            call.generation,
+          );
+        }
+      }
+      call.resolve(reservationOf(code, p, cost, call.maxDelay, noise));
+    }
+  }
+
+  /**
+   * One script call; `done` gets the error or the reply. The first call of a script goes out
+   * as EVAL (which also caches it in Redis), later ones as EVALSHA, so calls run in the order
+   * they were sent. After NOSCRIPT (Redis restarted, failed over or flushed its scripts) the
+   * call is sent again with EVAL; calls already in flight then may run before it.
+   */
+  #send(
+    script: RedisScript,
+    numKeys: number,
+    keysAndArgs: string[],
+    done: (error: unknown, reply?: unknown) => void,
+  ): void {
+    const redis = this.#redis;
+    const failed = (error: unknown): void => done(error ?? new Error('Redis call failed'));
+    const answered = (reply: unknown): void => done(undefined, reply);
+    const loaded = this.#loaded;
+    try {
+      if (!loaded.has(script)) {
+        loaded.add(script);
+        redis.eval(script.lua, numKeys, keysAndArgs).then(answered, failed);
+        return;
+      }
+      redis.evalsha(script.sha1, numKeys, keysAndArgs).then(answered, (error: unknown) => {
+        if (!isNoScript(error)) return failed(error);
+        loaded.delete(script);
+        try {
+          loaded.add(script);
+          redis.eval(script.lua, numKeys, keysAndArgs).then(answered, failed);
+        } catch (failure) {
+          failed(failure);
+        }
+      });
+    } catch (error) {
+      failed(error);
+    }
   }
 }
 
@@ -426,44 +700,24 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
-/** Rejects with `BackendTimeoutError` after `timeout` ms; the late outcome is swallowed. */
-function withTimeout<T>(run: () => Promise<T>, timeout: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer: { unref?: () => void } | number = setTimeout(() => {
-      reject(new BackendTimeoutError(timeout, what));
-    }, timeout);
-    // A timer must not keep a process alive that has nothing else to do.
-    if (typeof timer === 'object') timer.unref?.();
-    const settle = (): void => clearTimeout(timer as Parameters<typeof clearTimeout>[0]);
-    let pending: Promise<T>;
-    try {
-      pending = run();
-    } catch (error) {
-      settle();
-      reject(error);
-      return;
-    }
-    pending.then(
-      (value) => {
-        settle();
-        resolve(value);
-      },
-      (error: unknown) => {
-        settle();
-        reject(error);
-      },
-    );
-  });
+function badReply(reply: unknown, expected: string): FreqLimitError {
+  let shown: string;
+  try {
+    shown = JSON.stringify(reply)?.slice(0, 200) ?? String(reply);
+  } catch {
+    shown = String(reply);
+  }
+  return new FreqLimitError(
+    'REDIS_BAD_REPLY',
+    `RedisBackend: unexpected script reply ${shown} (expected ${expected})`,
+  );
 }
 
 /** Element `index` of a script reply that must be `length` integers (a bare integer for 1). */
 function integerAt(reply: unknown, index: number, length: number): number {
   const value = Array.isArray(reply) ? (reply.length === length ? reply[index] : undefined) : reply;
   if (typeof value === 'number' && Number.isInteger(value)) return value;
-  throw new FreqLimitError(
-    'REDIS_BAD_REPLY',
-    `RedisBackend: unexpected script reply ${JSON.stringify(reply)} (expected ${length === 1 ? 'an integer' : `${length} integers`})`,
-  );
+  throw badReply(reply, length === 1 ? 'an integer' : `${length} integers`);
 }
 
 async function clearNode(node: RedisNodeLike, pattern: string, cluster: boolean): Promise<void> {
