@@ -25,6 +25,7 @@ export {
   type HeaderPair,
   type HeaderPolicy,
   type HeaderTarget,
+  headersTarget,
   LIST_HEADER_FIELDS,
   policyQuota,
   writeHeaders,

@@ -4,6 +4,7 @@ import { gcraReserve } from './gcra.js';
 import {
   createHeaderBuilder,
   type HeaderPair,
+  headersTarget,
   LIST_HEADER_FIELDS,
   policyQuota,
   writeHeaders,
@@ -266,7 +267,10 @@ describe('writeHeaders', () => {
       ['RateLimit', '"a";r=5;t=0'],
       ['Retry-After', '9'],
     ]);
-    writeHeaders(pairs, { get: (n) => fields.get(n), set: (n, v) => fields.set(n, v) });
+    writeHeaders(pairs, {
+      getHeader: (n) => fields.get(n),
+      setHeader: (n, v) => fields.set(n, v),
+    });
     expect(Object.fromEntries(fields)).toEqual({
       RateLimit: '"a";r=5;t=0, "b";r=0;t=1',
       'RateLimit-Policy': '"b";q=1;w=1',
@@ -277,16 +281,16 @@ describe('writeHeaders', () => {
   it('without get: appends list fields (Hono’s c.header with append)', () => {
     const headers = new Headers({ RateLimit: '"a";r=5;t=0' });
     writeHeaders(pairs, {
-      set: (n, v) => headers.set(n, v),
-      append: (n, v) => headers.append(n, v),
+      setHeader: (n, v) => headers.set(n, v),
+      appendHeader: (n, v) => headers.append(n, v),
     });
     expect(headers.get('RateLimit')).toBe('"a";r=5;t=0, "b";r=0;t=1');
     expect(headers.get('Retry-After')).toBe('1');
   });
 
-  it('a Headers object fits as it is; Server-Timing is a list field too', () => {
+  it('a Headers object through headersTarget; Server-Timing is a list field too', () => {
     const headers = new Headers({ 'Server-Timing': 'db;dur=3' });
-    writeHeaders([['Server-Timing', 'freqlimit;dur=10']], headers);
+    writeHeaders([['Server-Timing', 'freqlimit;dur=10']], headersTarget(headers));
     expect(headers.get('Server-Timing')).toBe('db;dur=3, freqlimit;dur=10');
     expect(LIST_HEADER_FIELDS.has('RateLimit')).toBe(true);
   });

@@ -33,18 +33,18 @@ export const LIST_HEADER_FIELDS: ReadonlySet<string> = new Set([
 export type HeaderPair = [name: string, value: string];
 
 /**
- * Where an adapter writes response header fields: an Express `res`, a Koa `ctx.response` and a
- * `Headers` fit as they are. With `get`, a list field is joined to the value already there
- * into one field line; without it (Hono's `c.header`, which cannot be read before the
- * response exists) `append` adds the member.
+ * Where an adapter writes response header fields, named as on Node's `ServerResponse` (so an
+ * Express `res` and a Koa `ctx.res` fit as they are). With `getHeader`, a list field is joined
+ * to the value already there into one field line; without it (Hono's `c.header`, which cannot
+ * be read before the response exists) `appendHeader` adds the member.
  */
 export interface HeaderTarget {
   /** Sets a field, replacing any value. */
-  set(name: string, value: string): unknown;
+  setHeader(name: string, value: string): unknown;
   /** The field's current value, if any. */
-  get?(name: string): unknown;
-  /** Adds a member to a list field (used when there is no `get`). */
-  append?(name: string, value: string): unknown;
+  getHeader?(name: string): unknown;
+  /** Adds a member to a list field (used when there is no `getHeader`). */
+  appendHeader?(name: string, value: string): unknown;
 }
 
 /**
@@ -53,21 +53,30 @@ export interface HeaderTarget {
  * fields replace.
  */
 export function writeHeaders(pairs: readonly HeaderPair[], target: HeaderTarget): void {
-  for (const [name, value] of pairs) {
+  for (let i = 0; i < pairs.length; i++) {
+    const [name, value] = pairs[i]!;
     if (!LIST_HEADER_FIELDS.has(name)) {
-      target.set(name, value);
-    } else if (target.get !== undefined) {
-      const existing = target.get(name);
-      target.set(
+      target.setHeader(name, value);
+    } else if (target.getHeader !== undefined) {
+      const existing = target.getHeader(name);
+      target.setHeader(
         name,
         typeof existing === 'string' && existing !== '' ? `${existing}, ${value}` : value,
       );
-    } else if (target.append !== undefined) {
-      target.append(name, value);
+    } else if (target.appendHeader !== undefined) {
+      target.appendHeader(name, value);
     } else {
-      target.set(name, value);
+      target.setHeader(name, value);
     }
   }
+}
+
+/** A `Headers` object (a Web `Response`'s) as a {@link HeaderTarget}. */
+export function headersTarget(headers: Headers): HeaderTarget {
+  return {
+    setHeader: (name, value) => headers.set(name, value),
+    getHeader: (name) => headers.get(name) ?? undefined,
+  };
 }
 
 /** A limit as it is named and stated in headers. */

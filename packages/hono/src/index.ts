@@ -14,7 +14,7 @@ import {
   writeHeaders,
 } from '@freqlimit/core/adapter';
 import type { Context, Env, MiddlewareHandler } from 'hono';
-import { addressReader, keepHeaders, leaveSignal, NO_ADDRESS, pendingHeaders } from './runtime.js';
+import * as runtime from './runtime.js';
 
 export * from '@freqlimit/core';
 
@@ -71,8 +71,8 @@ export function freqLimit<E extends Env = Env>(
 ): FreqLimitMiddleware<E> {
   const limiter = new RequestLimiter(options, {
     name: '@freqlimit/hono',
-    clientAddress: addressReader(),
-    noAddress: NO_ADDRESS,
+    clientAddress: runtime.addressReader(),
+    noAddress: runtime.NO_ADDRESS,
   } satisfies AdapterSpec<Context<E>>);
   const { onRejected } = limiter.config;
 
@@ -82,19 +82,19 @@ export function freqLimit<E extends Env = Env>(
     const step = decided instanceof Promise ? await decided : decided;
     if (step.kind === 'next') return next();
     if (step.kind !== 'unavailable') c.set('freqLimit', step.info);
-    const target = step.kind === 'pass' || step.kind === 'hold' ? pendingHeaders(c) : c.res.headers;
-    writeHeaders(step.headers, target);
+    const out = runtime.headerTarget(c, step.kind === 'pass' || step.kind === 'hold');
+    writeHeaders(step.headers, out);
     if (step.kind === 'hold') {
-      const timing = await limiter.hold(step, leaveSignal(c));
+      const timing = await limiter.hold(step, runtime.leaveSignal(c));
       if (timing === undefined) return new Response(null, { status: CLIENT_CLOSED });
-      writeHeaders([timing], target);
+      writeHeaders([timing], out);
       step.headers.push(timing);
     } else if (step.kind !== 'pass') {
       if (step.kind === 'reject' && onRejected) return onRejected(c, step.info);
       return c.body(step.body.text, step.status, { 'Content-Type': step.body.type });
     }
     await next();
-    keepHeaders(c, step.headers);
+    runtime.keepHeaders(c, step.headers);
   };
   return withControls(middleware, limiter);
 }

@@ -4,7 +4,12 @@
  * client is still there.
  */
 
-import { type HeaderPair, type HeaderTarget, writeHeaders } from '@freqlimit/core/adapter';
+import {
+  type HeaderPair,
+  type HeaderTarget,
+  headersTarget,
+  writeHeaders,
+} from '@freqlimit/core/adapter';
 import type { Context } from 'hono';
 
 interface RuntimeEnv {
@@ -60,13 +65,16 @@ export function leaveSignal(c: Context): AbortSignal {
 }
 
 /**
- * Header fields set through `c.header` before the response exists, which keeps
- * `@hono/node-server`'s fast path (touching `c.res` first makes Hono build a Response early).
+ * Where an instruction's header fields go. For a request that goes on (`passing`), through
+ * `c.header` before the response exists, which keeps `@hono/node-server`'s fast path (touching
+ * `c.res` first makes Hono build a Response early); for an answer freqLimit sends itself (429,
+ * 503), onto the response.
  */
-export function pendingHeaders(c: Context): HeaderTarget {
+export function headerTarget(c: Context, passing: boolean): HeaderTarget {
+  if (!passing) return headersTarget(c.res.headers);
   return {
-    set: c.header,
-    append: (name: string, value: string) => c.header(name, value, { append: true }),
+    setHeader: c.header,
+    appendHeader: (name: string, value: string) => c.header(name, value, { append: true }),
   };
 }
 
@@ -78,5 +86,5 @@ export function keepHeaders(c: Context, pairs: readonly HeaderPair[]): void {
   const first = pairs[0];
   if (first === undefined || c.res.headers.get(first[0])?.includes(first[1])) return;
   c.res = new Response(c.res.body, c.res);
-  writeHeaders(pairs, c.res.headers);
+  writeHeaders(pairs, headersTarget(c.res.headers));
 }

@@ -79,11 +79,11 @@ export function freqLimit<StateT = DefaultState, ContextT = DefaultContext>(
     const step = decided instanceof Promise ? await decided : decided;
     if (step.kind === 'next') return next();
     if (step.kind !== 'unavailable') ctx.state.freqLimit = step.info;
-    writeHeaders(step.headers, ctx.response);
+    writeHeaders(step.headers, ctx.res);
     if (step.kind === 'hold') {
       const timing = await limiter.holdResponse(step, ctx.res);
       if (timing === undefined) return;
-      writeHeaders([timing], ctx.response);
+      writeHeaders([timing], ctx.res);
     } else if (step.kind !== 'pass') {
       ctx.status = step.status;
       if (step.kind === 'reject' && onRejected) return onRejected(ctx, step.info);
