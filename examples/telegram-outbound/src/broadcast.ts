@@ -30,12 +30,9 @@ let backend: FreqLimitBackend | undefined;
 let close = async (): Promise<void> => {};
 if (process.env.REDIS_URL) {
   const { Redis } = await import('ioredis');
-  const { RedisBackend, REDIS_SCRIPTS } = await import('@freqlimit/core/redis');
+  const { RedisBackend } = await import('@freqlimit/core/redis');
   const redis = new Redis(process.env.REDIS_URL, { maxRetriesPerRequest: 1 });
-  // Load the scripts before the first burst. A Redis that does not know them answers the first
-  // calls NOSCRIPT, and those are sent again (EVAL) after calls that came later: the first
-  // messages to a chat could then leave out of order.
-  await Promise.all(Object.values(REDIS_SCRIPTS).map((script) => redis.script('LOAD', script.lua)));
+  await redis.ping();
   backend = new RedisBackend(redis, { prefix: process.env.REDIS_PREFIX ?? 'freqlimit:' });
   close = async () => {
     await redis.quit();
