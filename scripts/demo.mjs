@@ -170,11 +170,11 @@ async function send(apps, client, n, start) {
   if (res.status === 429) {
     const retryAfter = res.headers.get('retry-after');
     result = retryAfter === null ? '429' : `429, Retry-After ${retryAfter} s`;
-  } else if (res.ok) {
+  } else {
+    // Admitted by the limits; the app may still say no (a failed login is a 401).
     const held = /freqlimit;dur=(\d+)/.exec(res.headers.get('server-timing') ?? '');
     result = held ? `held ${held[1]} ms` : 'admitted at once';
-  } else {
-    result = `HTTP ${res.status}`;
+    if (!res.ok) result += ` (HTTP ${res.status})`;
   }
   return { client, n: n + 1, app: (n % apps.length) + 1, sentAt, answeredAt, result };
 }
@@ -253,7 +253,8 @@ async function main() {
       'Limits (examples/express-basic/src/app.ts):',
       '  every client   5 per second, 3 back to back, held up to 1 s, then 429',
       '  POST /login    in addition 5 per minute, 3 back to back, never held (it goes',
-      '                 through the per-client limit first, which may hold it)',
+      '                 through the per-client limit first, which may hold it); failed',
+      '                 logins count (carol sends no password: 401), a success resets',
       useRedis
         ? '  state          in Redis, shared by both apps; each client alternates between them'
         : '  state          in memory',

@@ -42,11 +42,12 @@ describe('express-basic example', () => {
     }
   });
 
-  it('POST /login: 3 attempts, then 429 at once from its own limit', async () => {
+  it('POST /login: 3 failed attempts, then 429 at once from its own limit', async () => {
     const app = createApp();
     for (let left = 2; left >= 0; left--) {
-      const res = await request(app).post('/login').expect(200);
-      expect(res.body).toEqual({ loggedIn: true, attemptsLeft: left });
+      const res = await request(app).post('/login').send({ user: 'alice', password: 'guess' });
+      expect(res.status).toBe(401);
+      expect(res.body).toEqual({ error: 'Wrong user or password', attemptsLeft: left });
       expect(res.headers['ratelimit-policy']).toBe('"api";q=5;w=1, "login";q=5;w=60');
     }
     const res = await request(app).post('/login').expect(429);
@@ -60,8 +61,8 @@ describe('express-basic example', () => {
   it('behind a trusted proxy, clients are keyed by X-Forwarded-For', async () => {
     const app = createApp({ trustProxy: 'loopback' });
     for (let i = 0; i < 3; i++)
-      await request(app).post('/login').set('X-Forwarded-For', '10.0.0.1');
+      await request(app).post('/login').set('X-Forwarded-For', '10.0.0.1').expect(401);
     await request(app).post('/login').set('X-Forwarded-For', '10.0.0.1').expect(429);
-    await request(app).post('/login').set('X-Forwarded-For', '10.0.0.2').expect(200);
+    await request(app).post('/login').set('X-Forwarded-For', '10.0.0.2').expect(401);
   });
 });

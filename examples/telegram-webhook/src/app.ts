@@ -1,14 +1,20 @@
 /**
  * @module app
- * A Telegram bot webhook on Hono that paces its replies to Telegram's limits instead of
- * running into them: each update is held until sending its reply would respect
- * 1 message/s per chat, 20/min per group and 30/s for the whole bot.
+ * A grammY bot served as a webhook on Hono, behind `freqLimit`: each update is held until its
+ * reply may be sent under Telegram's limits — 1 message/s per chat, 20/min per group, 30/s for
+ * the whole bot — and dropped (answered 200, logged) when it would have to wait too long.
  */
 
-import { InMemoryBackend } from '@freqlimit/core';
-import { type FreqLimitBackend, type FreqLimitInfo, freqLimit } from '@freqlimit/hono';
-import { type Context, Hono } from 'hono';
-import { chatOf, isGroup, type Update } from './telegram.js';
+import {
+  type FreqLimitBackend,
+  type FreqLimitInfo,
+  freqLimit,
+  InMemoryBackend,
+  type LimitState,
+} from '@freqlimit/hono';
+import { Bot, Context, webhookCallback } from 'grammy';
+import type { Chat, Update, UserFromGetMe } from 'grammy/types';
+import { Hono, type Context as HonoContext } from 'hono';
 
 /** One limit: `limit` messages per `period` ms, `burst` back to back. */
 export interface Pace {
@@ -17,14 +23,30 @@ export interface Pace {
   burst?: number;
 }
 
-/** Options of {@link createBot}. Durations in ms. */
-export interface BotOptions {
+/** What the limits did with an update, for {@link WebhookOptions.onUpdate}. */
+export interface UpdateDecision {
+  /** Every limit that applied, per chat first, then the whole bot's. */
+  limits: LimitState[];
+  /** ms the update was held in all (0: released at once). */
+  delay: number;
+}
+
+/** Options of {@link createWebhook}. Durations in ms. */
+export interface WebhookOptions {
+  /** The bot's token. */
+  token: string;
+  /** The bot's `getMe`, when known: then grammY never calls `getMe` itself. */
+  botInfo?: UserFromGetMe;
+  /** Bot API server the replies go to. Default `https://api.telegram.org`. */
+  apiRoot?: string;
   /** Where rate-limit state lives. Default: an `InMemoryBackend` on `clock`. */
   backend?: FreqLimitBackend;
   /** Clock (ms) of the default in-memory backend, for tests. Default: `performance.now()`. */
   clock?: () => number;
-  /** Longest hold before an update is dropped. Default 8000. */
+  /** Longest hold for the chat's limits before an update is dropped. Default 7000. */
   maxDelay?: number;
+  /** Longest further hold for the whole bot's limit (busy over 30 updates/s). Default 1000. */
+  maxGlobalDelay?: number;
   /** Per chat. Default 1 message/s, no burst. */
   perChat?: Pace;
   /** Per group or supergroup. Default 20/min, no burst: never more than 20 in any minute. */
@@ -33,8 +55,8 @@ export interface BotOptions {
   global?: Pace;
   /** When set, requests must carry it in `X-Telegram-Bot-Api-Secret-Token` (see setWebhook). */
   secretToken?: string;
-  /** Called for each update the bot processes (after its hold), with the limiter's decision. */
-  onUpdate?: (update: Update, info: FreqLimitInfo | undefined) => void;
+  /** Called for each update let through, after its holds, before the bot handles it. */
+  onUpdate?: (update: Update, decision: UpdateDecision) => void;
   /** Where the "dropped" lines go. Default `console.warn`. */
   log?: (line: string) => void;
 }
@@ -45,38 +67,64 @@ export const DEFAULT_PACE = {
   global: { limit: 30, period: 1_000, burst: 30 },
 } as const satisfies Record<string, Pace>;
 
-/** The update in the body; Hono keeps the body, so every key function and the handler can read it. */
-const updateOf = (c: Context): Promise<Update> => c.req.json<Update>();
+/** Groups and supergroups (channels and private chats are not). */
+export function isGroup(chat: Pick<Chat, 'type'>): boolean {
+  return chat.type === 'group' || chat.type === 'supergroup';
+}
 
-/** What the webhook answers: a Bot API call that Telegram performs for us, or nothing. */
-function replyTo(update: Update): Record<string, unknown> | undefined {
-  const message = update.message ?? update.business_message;
-  if (message?.text !== undefined) {
-    return { method: 'sendMessage', chat_id: message.chat.id, text: `You said: ${message.text}` };
-  }
-  if (update.callback_query) {
-    return { method: 'answerCallbackQuery', callback_query_id: update.callback_query.id };
-  }
-  if (update.inline_query) {
-    return { method: 'answerInlineQuery', inline_query_id: update.inline_query.id, results: [] };
-  }
-  return undefined;
+type WebhookEnv = {
+  Variables: {
+    /** The update in the body, parsed once before the limits. */
+    update: Update;
+    /** The chat the update belongs to, as grammY's `ctx.chat` sees it. */
+    chat: Chat | undefined;
+    /** The chat limits' decision (the global limit's then replaces `freqLimit`). */
+    chatDecision: FreqLimitInfo | undefined;
+  };
+};
+
+/** The bot: it answers text messages, callback queries and inline queries. */
+function createBot(options: WebhookOptions): Bot {
+  const bot = new Bot(options.token, {
+    botInfo: options.botInfo,
+    client: options.apiRoot === undefined ? undefined : { apiRoot: options.apiRoot },
+  });
+  bot.on(['message:text', 'business_message:text'], (ctx) =>
+    ctx.reply(`You said: ${ctx.msg.text}`),
+  );
+  bot.on('callback_query', (ctx) => ctx.answerCallbackQuery());
+  bot.on('inline_query', (ctx) => ctx.answerInlineQuery([]));
+  return bot;
 }
 
 /**
- * The webhook app: `POST /webhook` takes updates.
+ * The webhook app: `POST /webhook` takes updates, and `bot` is the grammY bot behind it (add
+ * your handlers there).
  *
  * @example
- * serve({ fetch: createBot({ secretToken: process.env.TELEGRAM_SECRET_TOKEN }).fetch, port: 8080 });
+ * const { app } = createWebhook({ token: process.env.BOT_TOKEN!, secretToken: process.env.TELEGRAM_SECRET_TOKEN });
+ * serve({ fetch: app.fetch, port: 8080 });
  */
-export function createBot(options: BotOptions = {}): Hono {
+export function createWebhook(options: WebhookOptions): { app: Hono<WebhookEnv>; bot: Bot } {
   const { clock, onUpdate, secretToken, log = console.warn } = options;
   const backend = options.backend ?? new InMemoryBackend(clock ? { clock } : {});
   const perChat = options.perChat ?? DEFAULT_PACE.perChat;
   const perGroup = options.perGroup ?? DEFAULT_PACE.perGroup;
   const global = options.global ?? DEFAULT_PACE.global;
+  const bot = createBot(options);
+  const handleUpdate = webhookCallback(bot, 'hono');
 
-  const app = new Hono();
+  // Telegram sends again any update not answered 2xx, so an update that would wait too long is
+  // dropped with a 200 (a 429 would only bring it back, on top of the new ones).
+  const drop = async (c: HonoContext<WebhookEnv>, info: FreqLimitInfo) => {
+    const update = c.get('update');
+    log(
+      `dropped update ${update.update_id} (chat ${c.get('chat')?.id ?? '-'}): it would have waited ${Math.ceil(info.delay)} ms`,
+    );
+    return c.body(null, 200);
+  };
+
+  const app = new Hono<WebhookEnv>();
 
   app.post('/webhook', async (c, next) => {
     if (
@@ -85,49 +133,63 @@ export function createBot(options: BotOptions = {}): Hono {
     ) {
       return c.text('Unauthorized', 401);
     }
+    let update: Update;
     try {
-      await c.req.json();
+      // Hono keeps the body it read, so grammY reads it again after the limits.
+      update = await c.req.json<Update>();
     } catch {
       return c.text('Bad Request: the body is not JSON', 400);
     }
+    await bot.init(); // getMe once, unless `botInfo` was given
+    c.set('update', update);
+    c.set('chat', new Context(update, bot.api, bot.botInfo).chat);
     return next();
   });
 
+  // First the chat's limits, both keyed by the chat: they hold an update until its chat may
+  // get a message. A long wait in one chat holds back no other chat.
   app.post(
     '/webhook',
-    freqLimit({
+    freqLimit<WebhookEnv>({
       name: 'telegram',
       backend,
-      maxDelay: options.maxDelay ?? 8_000,
+      maxDelay: options.maxDelay ?? 7_000,
       headers: false,
       limits: [
-        { ...perChat, key: async (c) => chatOf(await updateOf(c))?.id },
+        { ...perChat, key: (c) => c.get('chat')?.id },
         {
           ...perGroup,
-          key: async (c) => {
-            const chat = chatOf(await updateOf(c));
+          key: (c) => {
+            const chat = c.get('chat');
             return chat && isGroup(chat) ? chat.id : null; // private chats: no group limit
           },
         },
-        { ...global, key: () => 'bot' },
       ],
-      // Telegram retries any answer but 2xx, so a 429 would only bring the update back.
-      onRejected: async (c, info) => {
-        const update = await updateOf(c);
-        const chat = chatOf(update);
-        log(
-          `dropped update ${update.update_id} (chat ${chat?.id ?? '-'}): it would have waited ${Math.ceil(info.delay)} ms`,
-        );
-        return c.body(null, 200);
-      },
+      onRejected: drop,
+    }),
+    async (c, next) => {
+      c.set('chatDecision', c.get('freqLimit'));
+      await next();
+    },
+    // Then the whole bot's limit, when the update is ready to go.
+    freqLimit<WebhookEnv>({
+      name: 'telegram-all',
+      backend,
+      maxDelay: options.maxGlobalDelay ?? 1_000,
+      headers: false,
+      ...global,
+      keyFn: () => 'bot',
+      onRejected: drop,
     }),
     async (c) => {
-      const update = await updateOf(c);
-      onUpdate?.(update, c.get('freqLimit'));
-      const reply = replyTo(update);
-      return reply ? c.json(reply) : c.body(null, 200);
+      const decisions = [c.get('chatDecision'), c.get('freqLimit')];
+      onUpdate?.(c.get('update'), {
+        limits: decisions.flatMap((d) => d?.limits ?? []),
+        delay: decisions.reduce((sum, d) => sum + (d?.delay ?? 0), 0),
+      });
+      return handleUpdate(c);
     },
   );
 
-  return app;
+  return { app, bot };
 }
