@@ -163,12 +163,9 @@ describe('library issue (reported): reset with the key the docs show', () => {
   });
 
   // docs/options.md shows `await login.reset(req.ip)` after a successful login. The default
-  // key is not `req.ip` for IPv6 clients but their /56 prefix (`ipKey(req.ip)`), so the reset
-  // hits a key that holds nothing, and the client stays limited. This example keys and resets
-  // with one function of its own (`clientKey` in src/app.ts), which works (tests above).
-  // `it.fails`: passes while the issue is there; once reset keys like the default keyFn (or
-  // the docs say `ipKey(req.ip)`), it fails — then turn it into a plain `it`.
-  it.fails('login.reset(req.ip) resets an IPv6 client', async () => {
+  // key of an IPv6 client is its /56 prefix, not `req.ip`: reset (like peek and block) keys the
+  // address it is given the way the default key does, so this works for IPv6 clients too.
+  it('login.reset(req.ip) resets an IPv6 client', async () => {
     const app = express();
     app.set('trust proxy', 'loopback');
     const login = freqLimit({ name: 'login', limit: 5, period: 60_000, maxDelay: 0 });

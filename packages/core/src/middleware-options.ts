@@ -135,6 +135,12 @@ export interface ResolvedLimit<Ctx> {
   readonly key: (ctx: Ctx) => MaybePromise<KeyResult>;
   /** How `key` is named in error messages. */
   readonly keyLabel: string;
+  /**
+   * The client key `reset`/`peek`/`block` are given, as this limit's key function would have
+   * keyed it: for the default key the address through `ipKey` (so `reset(req.ip)` reaches an
+   * IPv6 client's /56), unchanged for a `keyFn`.
+   */
+  readonly controlKey: (key: string) => string;
   /** The params: static (precomputed), or a function of the request for dynamic limits. */
   readonly params: ParamsSource<Ctx>;
 }
@@ -174,6 +180,10 @@ function checkFunction(value: unknown, field: string, where: string): void {
   }
 }
 
+/** A client address as the default key keys it (a non-IP value is used as it is). */
+const addressKey = (address: string): string => ipKey(address) ?? address;
+const sameKey = (key: string): string => key;
+
 /** The default key of an adapter: the client address, IPv6 by its /56, IPv4-mapped as IPv4. */
 function defaultKey<Ctx>(adapter: AdapterSpec<Ctx>): (ctx: Ctx) => string {
   return (ctx) => {
@@ -182,7 +192,7 @@ function defaultKey<Ctx>(adapter: AdapterSpec<Ctx>): (ctx: Ctx) => string {
       throw new NoClientAddressError(`${adapter.name}: ${adapter.noAddress}`);
     }
     // A non-IP value (e.g. a trusted proxy's opaque client id) is still a usable key.
-    return ipKey(address) ?? address;
+    return addressKey(address);
   };
 }
 
@@ -325,6 +335,7 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
       prefix: keyPrefix(name, i, count),
       key: l.key ?? keyFn,
       keyLabel: l.key === undefined ? keyLabel : `limits[${i}].key`,
+      controlKey: l.key === undefined && options.keyFn === undefined ? addressKey : sameKey,
       params: paramsSource(l, count === 1 ? where : `${where} limits[${i}]`),
     });
   });

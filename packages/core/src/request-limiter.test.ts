@@ -814,6 +814,21 @@ describe('RequestLimiter reset, peek, block', () => {
     expect(asReject(await rl.decide(B)).info.reservation.retryAfter).toBe(30_000);
   });
 
+  it('take the client address the way the default key does: IPv6 by /56', async () => {
+    const backend = new RecordingBackend(new InMemoryBackend({ clock: manualClock().clock }));
+    const rl = limiter({ limit: 1, period: 60_000, maxDelay: 0, backend });
+    const v6 = { ip: '2001:db8:abcd:12ff::1' };
+    await rl.decide(v6);
+    expect(asReject(await rl.decide(v6)).status).toBe(429);
+    await rl.reset('2001:db8:abcd:12ff::1');
+    expect(backend.controlled).toEqual(['reset default:2001:db8:abcd:1200::/56']);
+    expect((await rl.decide(v6)).kind).toBe('pass');
+    // With a keyFn, the key given is the key used.
+    const own = limiter({ limit: 1, period: 60_000, backend, keyFn: (c) => c.ip, name: 'own' });
+    await own.reset('2001:db8:abcd:12ff::1');
+    expect(backend.controlled.at(-1)).toBe('reset own:2001:db8:abcd:12ff::1');
+  });
+
   it('work on every limit (namespaced); peek gives one status per limit', async () => {
     const backend = new RecordingBackend(new InMemoryBackend({ clock: manualClock().clock }));
     const rl = limiter({

@@ -328,7 +328,7 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
     await Promise.all(
       this.#failover.backends.flatMap((backend) =>
         this.config.limits.map((limit) =>
-          backendMethod(backend, 'reset', this.config.where)(limit.prefix + name),
+          backendMethod(backend, 'reset', this.config.where)(limit.prefix + limit.controlKey(name)),
         ),
       ),
     );
@@ -342,7 +342,7 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
     const limits = this.config.limits;
     const all = await Promise.all(
       limits.map(async (limit) =>
-        peek(limit.prefix + name, await this.#params(limit, ctx, 'peek')),
+        peek(limit.prefix + limit.controlKey(name), await this.#params(limit, ctx, 'peek')),
       ),
     );
     return limits.length === 1 ? all[0]! : all;
@@ -359,7 +359,11 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
     await Promise.all(
       this.#failover.backends.flatMap((backend) =>
         limits.map((limit, i) =>
-          backendMethod(backend, 'block', this.config.where)(limit.prefix + name, params[i]!, ms),
+          backendMethod(backend, 'block', this.config.where)(
+            limit.prefix + limit.controlKey(name),
+            params[i]!,
+            ms,
+          ),
         ),
       ),
     );
