@@ -112,7 +112,8 @@ describe.each(ADAPTERS)('bad keys over HTTP (%s)', (adapter) => {
       'bin',
     );
     const bytes = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
-    const post = (body: Uint8Array) => send(app.url, { method: 'POST', body });
+    const post = (bytes: Uint8Array) =>
+      send(app.url, { method: 'POST', body: new Uint8Array(bytes) });
     expect((await post(bytes)).status).toBe(200);
     expect((await post(bytes)).status).toBe(429);
     // Invalid UTF-8 that would decode to the same U+FFFD characters stays apart in latin1.

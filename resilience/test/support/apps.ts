@@ -12,7 +12,7 @@
  */
 
 import { once } from 'node:events';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type {
   DecisionEvent,
@@ -65,6 +65,19 @@ export interface AppSpec {
   maxHeaderSize?: number;
   /** The listen backlog; Node's default is 511. */
   backlog?: number;
+  /** Called when each response has been sent: its path, status, server time (ms), Server-Timing. */
+  onResponse?: (response: ServedResponse) => void;
+}
+
+/** A response as the server sent it (see `onResponse`). */
+export interface ServedResponse {
+  path: string;
+  status: number;
+  /** From the request's arrival at the server to the end of its response, ms. */
+  ms: number;
+  /** `performance.now()` at the end of the response. */
+  end: number;
+  serverTiming: string | undefined;
 }
 
 /** A served app. */
@@ -227,6 +240,23 @@ export async function serveApp(adapter: AdapterName, spec: AppSpec): Promise<App
     spec.maxHeaderSize === undefined ? {} : { maxHeaderSize: spec.maxHeaderSize },
     built.listener,
   );
+  const { onResponse } = spec;
+  if (onResponse) {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      const start = performance.now();
+      res.once('finish', () => {
+        const timing = res.getHeader('server-timing');
+        const end = performance.now();
+        onResponse({
+          path: req.url ?? '',
+          status: res.statusCode,
+          ms: end - start,
+          end,
+          serverTiming: timing === undefined ? undefined : String(timing),
+        });
+      });
+    });
+  }
   server.listen({ port: 0, host: '127.0.0.1', backlog: spec.backlog ?? 511 });
   await once(server, 'listening');
   const { port } = server.address() as AddressInfo;
