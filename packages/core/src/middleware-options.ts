@@ -357,7 +357,9 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
     dryRun: options.dryRun === true,
     onDecision: options.onDecision,
   };
-  checkBackends(config as MiddlewareConfig<unknown, unknown>, options.backend !== undefined);
-  if (options.backend !== undefined) warnSharedName(options.backend, name, where);
+  // `null` means "not given", as for every option resolved with `??` above.
+  const explicit = options.backend !== undefined && options.backend !== null;
+  checkBackends(config as MiddlewareConfig<unknown, unknown>, explicit);
+  if (explicit) warnSharedName(options.backend!, name, where);
   return Object.freeze(config);
 }
