@@ -314,13 +314,20 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
   const list = resolveLimits(options, where);
   const count = list.length;
   const limits = list.map((l, i): ResolvedLimit<Ctx> => {
+    // Entries of `limits` are named in messages, even when there is only one.
+    const entry = options.limits === undefined ? where : `${where} limits[${i}]`;
+    if (l === null || typeof l !== 'object') {
+      throw new TypeError(
+        `${where}: \`limits[${i}]\` must be an object { limit, period, burst?, key? }, got ${String(l)}`,
+      );
+    }
     checkFunction(l.key, `limits[${i}].key`, where);
     return Object.freeze({
       policy: count === 1 ? name : `${name}-${i + 1}`,
       prefix: keyPrefix(name, i, count),
       key: l.key ?? keyFn,
       keyLabel: l.key === undefined ? keyLabel : `limits[${i}].key`,
-      params: paramsSource(l, count === 1 ? where : `${where} limits[${i}]`),
+      params: paramsSource(l, entry),
     });
   });
 
