@@ -2,7 +2,8 @@
  * Redis wiped under steady HTTP load: FLUSHALL (every key gone) and SCRIPT FLUSH (every cached
  * script gone, so each EVALSHA meets NOSCRIPT) sent from another client again and again. The
  * limiter must carry on: no 5xx, no backend error, no error report, and the tight limit keeps
- * limiting — except that a key wiped between two of its requests starts afresh.
+ * limiting — except that a key wiped between two of its requests starts afresh, while a key this
+ * process already saw rejected stays rejected (the local rejection cache answers it).
  */
 
 import { RedisBackend } from '@freqlimit/core/redis';
@@ -97,6 +98,15 @@ describe('FLUSHALL and SCRIPT FLUSH under load', () => {
           (w) => w.what === 'FLUSHALL' && w.at >= p.first.at && w.at <= p.second.at + p.second.ms,
         ),
       );
+      // A key this process saw rejected stays rejected after FLUSHALL: the local rejection
+      // cache answers it (for as long as it was going to be rejected anyway, here a minute).
+      const hot = new Map<string, number[]>();
+      for (const s of shots) {
+        if (s.key.startsWith('hot-')) hot.set(s.key, [...(hot.get(s.key) ?? []), s.status]);
+      }
+      const hotAfterFirst429 = [...hot.values()].flatMap((list) =>
+        list.slice(list.indexOf(429) + 1),
+      );
       const statuses: Record<number, number> = {};
       for (const s of all) statuses[s.status] = (statuses[s.status] ?? 0) + 1;
       console.log(
@@ -109,6 +119,8 @@ describe('FLUSHALL and SCRIPT FLUSH under load', () => {
           noscriptErrors: noscript,
           probePairs: pairs.length,
           pairsStartedAfresh: fresh.length,
+          hotKeys: hot.size,
+          hotRequestsAfterTheirFirst429: hotAfterFirst429.length,
           latency: summary(all.map((s) => s.ms)),
         })}`,
       );
@@ -125,6 +137,9 @@ describe('FLUSHALL and SCRIPT FLUSH under load', () => {
       expect(pairs.filter((p) => p.first.status !== 200)).toEqual([]);
       expect(fresh.length).toBe(explained.length);
       expect(pairs.length - fresh.length).toBeGreaterThan(pairs.length / 2);
+      expect(hot.size).toBe(50);
+      expect(hotAfterFirst429.length).toBeGreaterThan(200);
+      expect(hotAfterFirst429.filter((status) => status !== 429)).toEqual([]);
     } finally {
       console.error = consoleError;
       process.off('unhandledRejection', onUnhandled);
