@@ -106,7 +106,7 @@ describe.each(ADAPTERS)('bad keys over HTTP (%s)', (adapter) => {
     expect((await send(body.url, post)).status).toBe(429);
   });
 
-  it('binary keys (raw body bytes, decoded as latin1 so every byte sequence is its own key)', async () => {
+  it('binary keys: raw body bytes decoded as latin1 keep every byte sequence its own key (as UTF-8 they may collide)', async () => {
     const app = await serve(
       { key: async (v) => (await v.body())?.toString('latin1'), readBody: true },
       'bin',
@@ -120,6 +120,19 @@ describe.each(ADAPTERS)('bad keys over HTTP (%s)', (adapter) => {
     expect((await post(Buffer.from([0xff, 0xfe, 0x00]))).status).toBe(200);
     expect((await post(Buffer.from([0xfe, 0xff, 0x00]))).status).toBe(200);
     expect((await post(Buffer.from([0xfe, 0xff, 0x00]))).status).toBe(429);
+
+    // Decoded as UTF-8 instead, different invalid byte strings become the same key.
+    const utf8 = await serve(
+      { key: async (v) => (await v.body())?.toString('utf8'), readBody: true },
+      'bin-utf8',
+    );
+    const postUtf8 = (bytes: number[]) =>
+      send(utf8.url, { method: 'POST', body: new Uint8Array(bytes) });
+    expect(await postUtf8([0xff, 0xfe, 0x00])).toMatchObject({
+      status: 200,
+      key: '\ufffd\ufffd\0',
+    });
+    expect((await postUtf8([0xfe, 0xff, 0x00])).status).toBe(429);
   });
 
   it('unicode, empty and lone-surrogate keys work; numbers are keyed by their string', async () => {
