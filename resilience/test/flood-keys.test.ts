@@ -6,10 +6,10 @@
  * How: a million requests over real HTTP would take many minutes per adapter on a shared 2-core
  * machine, so the flood is dispatched in process, through each framework's own app and request
  * objects (`support/in-process.ts`), in a child process run with `--expose-gc` (heap after a
- * full GC, nothing of the test runner in it). 400,000 requests carry the million keys: half on a
- * route with one limit keyed by the client address (random, via the proxy setting), half on a
- * route with four limits at once — per address, per user, per org, per device — reserved
- * together. Every 5 % of the flood, two known clients ask over real HTTP. See
+ * full GC, nothing of the test runner in it). 300,000 requests carry 1,020,000 keys: one in five
+ * on a route with one limit keyed by the client address (random, via the proxy setting), the
+ * others on a route with four limits at once — per address, per user, per org, per device —
+ * reserved together. Every 5 % of the flood, two known clients ask over real HTTP. See
  * `support/flood-keys-child.ts`.
  */
 
@@ -24,14 +24,21 @@ interface FloodFigures {
   maxKeys: number;
   warmUp: Array<[number, number]>;
   statuses: Record<string, number>;
-  checks: Array<{ after: number; single: number; multi: number; size: number; heapMB: number }>;
+  checks: Array<{
+    after: number;
+    keysSoFar: number;
+    single: number;
+    multi: number;
+    size: number;
+    heapMB: number;
+  }>;
   size: number;
   baselineHeap: number;
   finalHeap: number;
   ms: number;
 }
 
-const REQUESTS = 400_000;
+const REQUESTS = 300_000;
 const MAX_KEYS = 100_000;
 /**
  * Heap per stored key, bytes. Measured: about 110 B a key while the store only grows, about
@@ -64,7 +71,7 @@ describe.each(ADAPTERS)('1,000,000 distinct keys through %s', (adapter) => {
       })}`,
     );
 
-    expect(f.distinctKeys).toBe(1_000_000);
+    expect(f.distinctKeys).toBeGreaterThanOrEqual(1_000_000);
     // Every flood request was a fresh key: admitted.
     expect(f.statuses).toEqual({ 200: REQUESTS });
     // The known clients used their burst of 2 before the flood...
@@ -78,8 +85,7 @@ describe.each(ADAPTERS)('1,000,000 distinct keys through %s', (adapter) => {
     expect(f.checks.filter((c) => c.single !== 429 || c.multi !== 429)).toEqual([]);
     // Every key really was stored (distinct), up to the cap, never past it.
     for (const c of f.checks) {
-      const keysSoFar = (c.after / 2) * 5;
-      expect(c.size).toBeGreaterThanOrEqual(Math.min(MAX_KEYS, keysSoFar));
+      expect(c.size).toBeGreaterThanOrEqual(Math.min(MAX_KEYS, c.keysSoFar));
       expect(c.size).toBeLessThanOrEqual(MAX_KEYS);
     }
     expect(f.size).toBe(MAX_KEYS);

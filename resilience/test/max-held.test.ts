@@ -8,9 +8,13 @@
  *
  * How "held at once" is observed: GCRA emits held requests exactly one interval (T = 100 ms)
  * apart, so a request reserved with delay d has at least ⌈d/T⌉ − 1 held requests ahead of it.
- * At the cap no more are admitted, so every reserved delay is ≤ maxHeld·T; without the cap the
- * 5,000th would be reserved for minutes (up to maxDelay). Counting holds from their decision to
- * their response is reported too (an upper estimate: a release is counted a few microtasks late).
+ * At the cap no more are admitted, so every reserved delay is ≤ maxHeld·T — plus a little: a held
+ * request is released at the moment its reservation was *asked for* plus its delay, which is
+ * earlier than the backend's own clock reading by the time the call took (a few µs, up to ms
+ * under load), so a release may come that much before its emission time; 50 ms (T/2) of slack
+ * covers it. Without the cap the delays would grow to maxDelay (60 s). Counting holds from their
+ * decision to the end of their response is reported too, not asserted: it over-counts by the
+ * held requests released but not yet flushed, which an event-loop stall makes several.
  */
 
 import { afterEach, describe, expect, it } from 'vitest';
@@ -120,9 +124,8 @@ describe('maxHeld under a flood of one tight key', () => {
     expect(held).toHaveLength(delays.length);
     expect(byStatus[200]).toBe(delays.length + 1);
     // At most maxHeld at once (see the header comment), and the cap was reached.
-    expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_HELD * T + 1e-6);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(MAX_HELD * T + T / 2);
     expect(Math.max(...delays)).toBeGreaterThanOrEqual((MAX_HELD - 2) * T);
-    expect(maxHolding).toBeLessThanOrEqual(MAX_HELD + 1);
     // The rest were answered 429 at once: none of them was held, and the server answered 99 %
     // of them within one emission interval (the shortest possible hold); the slowest within
     // 1 s, against 4 s for the median held request (an event-loop stall on the shared machine

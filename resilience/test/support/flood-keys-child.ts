@@ -10,8 +10,8 @@
  *   above), and per `x-user`, `x-org` and `x-device` through per-limit key functions.
  *
  * `count` requests are dispatched in process through the framework's own app and request
- * objects, alternating the routes, every key distinct: count/2 addresses on `/single`, and
- * count/2 × 4 keys on `/multi` — 2.5 × count distinct keys in all. Every 5 % of them, two known
+ * objects, every key distinct: one in five on `/single` (one address each), the others on
+ * `/multi` (four keys each) — 3.4 × count distinct keys in all. Every 5 % of them, two known
  * clients that used up their burst ask again over real HTTP and must still get 429.
  *
  * Usage: `node --expose-gc --import tsx flood-keys-child.ts <adapter> <count> <maxKeys>`.
@@ -135,6 +135,12 @@ async function known(): Promise<[number, number]> {
   return [single.status, multi.status];
 }
 
+/** Distinct keys the first `n` requests carry: one per `/single`, four per `/multi` request. */
+function keysAfter(n: number): number {
+  const single = Math.ceil(n / 5);
+  return single + 4 * (n - single);
+}
+
 /** Request i's distinct address: 10.x.y.z, a bijection of i on 24 bits (so no repeats). */
 function floodIp(i: number): string {
   const x = Math.imul(i, 2_654_435_761) & 0xff_ffff;
@@ -147,6 +153,7 @@ try {
   const statuses: Record<number, number> = {};
   const checks: Array<{
     after: number;
+    keysSoFar: number;
     single: number;
     multi: number;
     size: number;
@@ -162,7 +169,7 @@ try {
       const i = done + j;
       const ip = floodIp(i);
       batch.push(
-        i % 2 === 0
+        i % 5 === 0
           ? dispatch('/single', from(ip), ip)
           : dispatch(
               '/multi',
@@ -177,7 +184,14 @@ try {
     if (Math.floor(done / checkEvery) > Math.floor(before / checkEvery) || done === count) {
       const [single, multi] = await known();
       const heapMB = Math.round(process.memoryUsage().heapUsed / 1e5) / 10;
-      checks.push({ after: done, single, multi, size: backend.size, heapMB });
+      checks.push({
+        after: done,
+        keysSoFar: keysAfter(done),
+        single,
+        multi,
+        size: backend.size,
+        heapMB,
+      });
       process.stdout.write(`${JSON.stringify({ progress: done, single, multi })}\n`);
     }
   }
@@ -187,7 +201,7 @@ try {
     `${JSON.stringify({
       adapter,
       count,
-      distinctKeys: (count / 2) * 5,
+      distinctKeys: keysAfter(count),
       maxKeys,
       warmUp,
       statuses,
