@@ -3,8 +3,9 @@
  * short soak (in `pnpm test`) and the 60 s one (`pnpm test:soak`).
  *
  * - Live keys (`backend.size`): the load's window of keys slides, so without reclaiming expired
- *   keys the store would hold every key seen (it grows by ~500 a second); with it, it holds the
- *   keys used in the last couple of seconds (a key's state lasts ~2 s after its last request).
+ *   keys the store would hold every key seen (up to 2,000 more a second); with it, it holds the
+ *   keys used in about the last second (a key's state lasts ~1 s after its last request), a
+ *   fraction of the keys seen whatever the load's rate.
  *   The live count moves with the load's rate, which the machine's other work pushes up and
  *   down, so it is compared per request a second (the "key lifetime", s): last ≤ 1.5 × first +
  *   0.5 s; and at the end the store holds fewer than half the keys seen.

@@ -24,13 +24,13 @@ app.get('/stats', (_req, res) => {
   const { rss, heapUsed } = process.memoryUsage();
   res.json({ rss, heapUsed, size: backend.size });
 });
-/** 5 per 10 s, 5 back to back: a key lives about 2 s after its last request. */
+/** 10 per 10 s, 10 back to back: a key lives about 1 s after its last request. */
 app.get(
   '/',
   freqLimit({
-    limit: 5,
+    limit: 10,
     period: 10_000,
-    burst: 5,
+    burst: 10,
     maxDelay: 0,
     backend,
     keyFn: (req) => req.get('x-key'),
