@@ -6,6 +6,7 @@ export default defineConfig({
       'packages/*/vitest.config.ts',
       'examples/*/vitest.config.ts',
       'test-apps/vitest.config.*',
+      'resilience/vitest.config.ts',
     ],
     reporters: ['default', ['json', { outputFile: '.vitest-results.json' }]],
   },

@@ -67,6 +67,8 @@ export class BackendFailover {
   #failedUntil = Number.NEGATIVE_INFINITY;
   #reportedAt = Number.NEGATIVE_INFINITY;
   #lastError: unknown;
+  /** After a cool-down one request asks the primary again; the others keep off it meanwhile. */
+  #probing = false;
 
   constructor(
     primary: FreqLimitBackend,
@@ -99,15 +101,20 @@ export class BackendFailover {
     cost: number,
     maxDelay: number,
   ): Promise<Reserved | Unreserved> {
-    if (!this.coolingDown) {
+    if (!this.coolingDown && !this.#probing) {
+      // Once the primary has failed, a single request finds out whether it is back, so the end
+      // of each cool-down costs one timeout, not one per request in flight.
+      const probe = this.#failedUntil !== Number.NEGATIVE_INFINITY;
+      this.#probing = probe;
       try {
-        return {
-          reservation: await reserveAll(this.#primary, keys, params, cost, maxDelay),
-          backend: this.#primary,
-        };
+        const reservation = await reserveAll(this.#primary, keys, params, cost, maxDelay);
+        if (probe) this.#failedUntil = Number.NEGATIVE_INFINITY;
+        return { reservation, backend: this.#primary };
       } catch (error) {
         if (isConfigurationError(error)) throw error;
         this.failed(error);
+      } finally {
+        if (probe) this.#probing = false;
       }
     }
     const fallback = this.#fallback;

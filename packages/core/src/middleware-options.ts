@@ -329,6 +329,13 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
   const list = resolveLimits(options, where);
   const count = list.length;
   const limits = list.map((l, i): ResolvedLimit<Ctx> => {
+    // Entries of `limits` are named in messages, even when there is only one.
+    const entry = options.limits === undefined ? where : `${where} limits[${i}]`;
+    if (l === null || typeof l !== 'object') {
+      throw new TypeError(
+        `${where}: \`limits[${i}]\` must be an object { limit, period, burst?, key? }, got ${String(l)}`,
+      );
+    }
     checkFunction(l.key, `limits[${i}].key`, where);
     return Object.freeze({
       policy: count === 1 ? name : `${name}-${i + 1}`,
@@ -336,7 +343,7 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
       key: l.key ?? keyFn,
       keyLabel: l.key === undefined ? keyLabel : `limits[${i}].key`,
       controlKey: l.key === undefined && options.keyFn === undefined ? addressKey : sameKey,
-      params: paramsSource(l, count === 1 ? where : `${where} limits[${i}]`),
+      params: paramsSource(l, entry),
     });
   });
 
@@ -373,7 +380,9 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
     dryRun: options.dryRun === true,
     onDecision: options.onDecision,
   };
-  checkBackends(config as MiddlewareConfig<unknown, unknown>, options.backend !== undefined);
-  if (options.backend !== undefined) warnSharedName(options.backend, name, where);
+  // `null` means "not given", as for every option resolved with `??` above.
+  const explicit = options.backend !== undefined && options.backend !== null;
+  checkBackends(config as MiddlewareConfig<unknown, unknown>, explicit);
+  if (explicit) warnSharedName(options.backend!, name, where);
   return Object.freeze(config);
 }
