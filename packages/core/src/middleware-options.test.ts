@@ -56,6 +56,17 @@ describe('resolveMiddlewareOptions', () => {
       /`limits`/,
     ],
     ['empty limits', { limits: [] }, TypeError, /`limits`/],
+    [
+      'a misspelt field in a limits entry',
+      {
+        limits: [
+          { limit: 1, period: 1000 },
+          { limit: 5, period: 1000, bursts: 2 },
+        ],
+      },
+      TypeError,
+      /`limits\[1\]\.bursts`/,
+    ],
     ['a bad limit', { limit: 0, period: 1000 }, RangeError, /`limit`/],
     [
       'a bad limits entry',

@@ -112,6 +112,14 @@ const KNOWN_OPTIONS: {
   onDecision: true,
 };
 
+/** Every field of a `limits` entry, checked by the compiler against {@link LimitOption}. */
+const KNOWN_LIMIT_FIELDS: { readonly [K in keyof Required<LimitOption<unknown>>]: true } = {
+  limit: true,
+  period: true,
+  burst: true,
+  key: true,
+};
+
 /** What an adapter tells the core about its framework. */
 export interface AdapterSpec<Ctx> {
   /** The package name, used in every error message, e.g. `'@freqlimit/express'`. */
@@ -335,6 +343,13 @@ export function resolveMiddlewareOptions<Ctx, OnRejected>(
       throw new TypeError(
         `${where}: \`limits[${i}]\` must be an object { limit, period, burst?, key? }, got ${String(l)}`,
       );
+    }
+    for (const field of Object.keys(l)) {
+      if (!Object.hasOwn(KNOWN_LIMIT_FIELDS, field)) {
+        throw new TypeError(
+          `${where}: unknown field \`limits[${i}].${field}\` (known: limit, period, burst, key)`,
+        );
+      }
     }
     checkFunction(l.key, `limits[${i}].key`, where);
     return Object.freeze({
