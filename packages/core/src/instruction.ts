@@ -197,7 +197,11 @@ export interface Outcome {
   readonly applied: readonly number[];
   /** The client key of each applied limit. */
   readonly clientKeys: readonly string[];
-  /** `performance.now()` when the reservation was asked for. */
+  /**
+   * `performance.now()` a hold's delay is counted from: when the reservation was asked for (a
+   * backend off the process), or just after it was made (a synchronous one). Read only when
+   * the request is held.
+   */
   readonly sentAt: number;
   /** Wall clock (ms since the epoch) for `legacy`'s Unix reset time; default `Date.now()`. */
   readonly wallNow?: number;

@@ -539,6 +539,31 @@ describe('RequestLimiter timing and concurrency', () => {
     expect(await held).toEqual(['Server-Timing', 'freqlimit;dur=1000']);
   });
 
+  it('a synchronous backend: the hold counts from after the call, so a pause before its clock read never releases early', async () => {
+    class Paused extends InMemoryBackend {
+      stamp = 0;
+      override reserveSync(...args: Parameters<InMemoryBackend['reserveSync']>) {
+        vi.advanceTimersByTime(30); // a GC pause between the middleware and the backend's clock
+        this.stamp = performance.now();
+        return super.reserveSync(...args);
+      }
+    }
+    const backend = new Paused();
+    const rl = limiter({ limit: 1, period: 1000, maxDelay: 5000, backend });
+    expect((rl.decide(A) as Instruction).kind).toBe('pass');
+    const d = asHold(rl.decide(A) as Instruction); // synchronous: the fast path
+    const due = backend.stamp + d.delay; // the emission time on the backend's clock
+    let released = -1;
+    const held = rl.hold(d).then(() => {
+      released = performance.now();
+    });
+    await vi.advanceTimersByTimeAsync(due - performance.now() - 1);
+    expect(released).toBe(-1);
+    await vi.advanceTimersByTimeAsync(1);
+    await held;
+    expect(released).toBeGreaterThanOrEqual(due);
+  });
+
   it('maxHeld counts reservations under way, so concurrent requests never exceed it', async () => {
     const slow = gated();
     const rl = limiter({

@@ -205,7 +205,6 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
     // At the cap nothing more may be held: only a request that passes at once gets through.
     const capped = this.#held + this.#pending >= config.maxHeld;
     const maxDelay = capped ? 0 : config.maxDelay;
-    const sentAt = performance.now();
     const sync = this.#reserveSync;
     if (
       sync !== undefined &&
@@ -214,12 +213,19 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
     ) {
       try {
         const reservation = sync(draft.keys, draft.params, cost, maxDelay);
-        return this.#conclude(ctx, draft, cost, sentAt, { reservation, backend: config.backend });
+        // A hold is counted from after the call: the backend read its clock before that, so
+        // the release is never early (a GC pause inside the call only makes it later), and a
+        // request that is not held reads no clock here at all.
+        const at = reservation.allowed && reservation.delay > 0 ? performance.now() : 0;
+        return this.#conclude(ctx, draft, cost, at, { reservation, backend: config.backend });
       } catch (error) {
         if (isConfigurationError(error)) throw error;
         this.#failover.failed(error); // the fallback (or onBackendError) answers below
       }
     }
+    // Off the process (Redis), the backend's own clock reads somewhere between sending and
+    // answering: the hold aims at the emission time counted from the send.
+    const sentAt = performance.now();
     if (!capped) this.#pending++;
     return this.#failover.reserve(draft.keys, draft.params, cost, maxDelay).then(
       (result) => {
