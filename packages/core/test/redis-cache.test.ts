@@ -5,22 +5,16 @@
  */
 
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it, vi } from 'vitest';
 import type { MultiReservation, Reservation } from '../src/backend.js';
 import { FreqLimitParams } from '../src/params.js';
 import { RedisBackend, type RedisClientLike } from '../src/redis.js';
-import { type RedisServer, startRedis } from './redis-harness.js';
+import { useRedis } from './use-redis.js';
 
-let server: RedisServer;
 let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-}, 60_000);
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
+useRedis((client) => {
+  redis = client;
 });
 
 let prefixes = 0;

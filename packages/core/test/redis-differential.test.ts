@@ -13,23 +13,17 @@
  */
 
 import fc from 'fast-check';
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import type { MultiReservation, Reservation } from '../src/backend.js';
 import { InMemoryBackend } from '../src/backends/memory.js';
 import { FreqLimitParams } from '../src/params.js';
 import { RedisBackend } from '../src/redis.js';
-import { type RedisServer, startRedis } from './redis-harness.js';
+import { useRedis } from './use-redis.js';
 
-let server: RedisServer;
 let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-}, 60_000);
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
+useRedis((client) => {
+  redis = client;
 });
 
 /** Limits whose interval (period / limit) is a multiple of 0.25 ms. */

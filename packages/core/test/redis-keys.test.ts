@@ -3,20 +3,14 @@
  * 128 bytes, checked on the real keys in Redis (SCAN returning raw bytes).
  */
 
-import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
 import { MAX_KEY_BYTES, RedisBackend } from '../src/redis.js';
-import { type RedisServer, startRedis } from './redis-harness.js';
+import { useRedis } from './use-redis.js';
 
-let server: RedisServer;
 let redis: Redis;
-beforeAll(async () => {
-  server = await startRedis();
-  redis = new Redis(server.url);
-}, 60_000);
-afterAll(async () => {
-  redis?.disconnect();
-  await server?.stop();
+useRedis((client) => {
+  redis = client;
 });
 
 /** Every key under `prefix`, as raw bytes. */
