@@ -65,6 +65,11 @@ export async function startFakeBotApi(): Promise<FakeBotApi> {
       .writeHead(200, { 'content-type': 'application/json' })
       .end(JSON.stringify({ ok: true, result }));
   });
+  // grammY keeps its connections alive between calls. Node closes an idle server connection
+  // after 5 s, and a call sent on it at that moment fails with a network error ("socket hang
+  // up"): a race of the test's server, not of the bot. Idle connections stay open instead
+  // (stop() closes them).
+  server.keepAliveTimeout = 10 * 60_000;
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
   return {
