@@ -198,9 +198,9 @@ export interface Outcome {
   /** The client key of each applied limit. */
   readonly clientKeys: readonly string[];
   /**
-   * `performance.now()` a hold's delay is counted from: when the reservation was asked for (a
-   * backend off the process), or just after it was made (a synchronous one). Read only when
-   * the request is held.
+   * `performance.now()` a hold's delay is counted from: just after the backend was called. An
+   * in-process backend has read its clock by then (the release is never early); a remote one
+   * has only been sent the call (its round trip is not added on top). Used only when held.
    */
   readonly sentAt: number;
   /** Wall clock (ms since the epoch) for `legacy`'s Unix reset time; default `Date.now()`. */

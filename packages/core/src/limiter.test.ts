@@ -49,6 +49,32 @@ describe('FreqLimit scheduling', () => {
     expect(ran).toEqual([0, 1000, 2000, 3000, 4000].map((at, i) => ({ i, at })));
   });
 
+  it('the wait is counted from after the backend call: a pause before its clock read never releases early', async () => {
+    class Paused extends InMemoryBackend {
+      stamp = 0;
+      override async reserve(...args: Parameters<InMemoryBackend['reserve']>) {
+        vi.advanceTimersByTime(30); // e.g. a GC pause before the backend reads its clock
+        this.stamp = now();
+        return this.reserveSync(...args);
+      }
+    }
+    const backend = new Paused();
+    const limiter = new FreqLimit({ limit: 1, period: 1000 }, { backend });
+    await limiter.acquire('k');
+    let released = -1;
+    const acquiring = limiter.acquire('k').then((r) => {
+      released = now();
+      return r;
+    });
+    await vi.advanceTimersByTimeAsync(0);
+    const due = backend.stamp + 1000 - 30; // the second reservation: delay 970 at the stamp
+    await vi.advanceTimersByTimeAsync(due - now() - 1);
+    expect(released).toBe(-1);
+    await vi.advanceTimersByTimeAsync(1);
+    expect((await acquiring).delay).toBe(970);
+    expect(released).toBeGreaterThanOrEqual(due);
+  });
+
   it('fractional delays are rounded up once each, never accumulated', async () => {
     const limiter = new FreqLimit({ limit: 3, period: 1000 }); // T = 333.3 ms
     const { ran, done } = startCalls(limiter, 4);

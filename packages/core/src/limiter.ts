@@ -152,19 +152,26 @@ export class FreqLimit {
         : checkMaxDelay(options.maxDelay, 'FreqLimit.acquire');
     if (signal?.aborted) throw abortReason(signal);
     const keys = this.#prefixes.map((prefix) => prefix + key);
-    const sentAt = performance.now();
     let backend = this.#backend;
     let reservation: Reservation | MultiReservation;
     let failure: { error: unknown } | undefined;
+    // The wait is counted from just after the backend was called: an in-process backend has
+    // read its clock by then (so the release is never early), a remote one has only been sent
+    // the call (so its round trip is not added on top).
+    let calledAt: number;
     if (this.#failover === undefined) {
       try {
-        reservation = await reserveAll(backend, keys, this.params, cost, maxDelay);
+        const pending = reserveAll(backend, keys, this.params, cost, maxDelay);
+        calledAt = performance.now();
+        reservation = await pending;
       } catch (error) {
         this.#report(keys, cost, undefined, { error });
         throw error;
       }
     } else {
-      const result = await this.#failover.reserve(keys, this.params, cost, maxDelay);
+      const pending = this.#failover.reserve(keys, this.params, cost, maxDelay);
+      calledAt = performance.now();
+      const result = await pending;
       if (result.reservation === undefined) {
         this.#report(keys, cost, undefined, { error: result.error });
         throw result.error;
@@ -177,7 +184,7 @@ export class FreqLimit {
     if (!reservation.allowed) throw new RateLimitedError(reservation, String(key));
     if (reservation.delay > 0 || signal?.aborted) {
       try {
-        await sleepUntil(sentAt + reservation.delay, signal);
+        await sleepUntil(calledAt + reservation.delay, signal);
       } catch (reason) {
         refundAll(backend, keys, this.params, cost, ignore);
         throw reason;

@@ -564,6 +564,31 @@ describe('RequestLimiter timing and concurrency', () => {
     expect(released).toBeGreaterThanOrEqual(due);
   });
 
+  it('an asynchronous in-process backend: counted from after the call, never early', async () => {
+    class PausedAsync extends InMemoryBackend {
+      stamp = 0;
+      override async reserve(...args: Parameters<InMemoryBackend['reserve']>) {
+        vi.advanceTimersByTime(30); // a pause before the backend reads its clock
+        this.stamp = performance.now();
+        return this.reserveSync(...args);
+      }
+    }
+    const backend = new PausedAsync();
+    const rl = limiter({ limit: 1, period: 1000, maxDelay: 5000, backend });
+    expect((await rl.decide(A)).kind).toBe('pass');
+    const d = asHold(await rl.decide(A));
+    const due = backend.stamp + d.delay;
+    let released = -1;
+    const held = rl.hold(d).then(() => {
+      released = performance.now();
+    });
+    await vi.advanceTimersByTimeAsync(due - performance.now() - 1);
+    expect(released).toBe(-1);
+    await vi.advanceTimersByTimeAsync(1);
+    await held;
+    expect(released).toBeGreaterThanOrEqual(due);
+  });
+
   it('maxHeld counts reservations under way, so concurrent requests never exceed it', async () => {
     const slow = gated();
     const rl = limiter({

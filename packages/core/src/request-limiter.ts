@@ -223,11 +223,12 @@ export class RequestLimiter<Ctx, OnRejected = never> implements LimiterControls<
         this.#failover.failed(error); // the fallback (or onBackendError) answers below
       }
     }
-    // Off the process (Redis), the backend's own clock reads somewhere between sending and
-    // answering: the hold aims at the emission time counted from the send.
-    const sentAt = performance.now();
     if (!capped) this.#pending++;
-    return this.#failover.reserve(draft.keys, draft.params, cost, maxDelay).then(
+    const pending = this.#failover.reserve(draft.keys, draft.params, cost, maxDelay);
+    // Counted from just after the call: an in-process backend has read its clock by then (never
+    // early), a remote one (Redis) has only been sent the call (its round trip is not added).
+    const sentAt = performance.now();
+    return pending.then(
       (result) => {
         if (!capped) this.#pending--;
         return this.#conclude(ctx, draft, cost, sentAt, result);
