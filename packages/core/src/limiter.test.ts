@@ -1,5 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { FailingBackend, RecordingBackend, SingleLimitBackend } from '../test/test-backends.js';
+import {
+  FailingBackend,
+  PausedAsyncBackend,
+  RecordingBackend,
+  SingleLimitBackend,
+} from '../test/test-backends.js';
 import { InMemoryBackend } from './backends/memory.js';
 import { FreqLimitError, RateLimitedError } from './errors.js';
 import { FreqLimit } from './limiter.js';
@@ -50,15 +55,8 @@ describe('FreqLimit scheduling', () => {
   });
 
   it('the wait is counted from after the backend call: a pause before its clock read never releases early', async () => {
-    class Paused extends InMemoryBackend {
-      stamp = 0;
-      override async reserve(...args: Parameters<InMemoryBackend['reserve']>) {
-        vi.advanceTimersByTime(30); // e.g. a GC pause before the backend reads its clock
-        this.stamp = now();
-        return this.reserveSync(...args);
-      }
-    }
-    const backend = new Paused();
+    // e.g. a GC pause before the backend reads its clock
+    const backend = new PausedAsyncBackend(() => vi.advanceTimersByTime(30));
     const limiter = new FreqLimit({ limit: 1, period: 1000 }, { backend });
     await limiter.acquire('k');
     let released = -1;

@@ -2,6 +2,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import {
   FailingBackend,
   manualClock,
+  PausedAsyncBackend,
+  PausedBackend,
   RecordingBackend,
   SingleLimitBackend,
 } from '../test/test-backends.js';
@@ -539,55 +541,31 @@ describe('RequestLimiter timing and concurrency', () => {
     expect(await held).toEqual(['Server-Timing', 'freqlimit;dur=1000']);
   });
 
-  it('a synchronous backend: the hold counts from after the call, so a pause before its clock read never releases early', async () => {
-    class Paused extends InMemoryBackend {
-      stamp = 0;
-      override reserveSync(...args: Parameters<InMemoryBackend['reserveSync']>) {
-        vi.advanceTimersByTime(30); // a GC pause between the middleware and the backend's clock
-        this.stamp = performance.now();
-        return super.reserveSync(...args);
-      }
-    }
-    const backend = new Paused();
-    const rl = limiter({ limit: 1, period: 1000, maxDelay: 5000, backend });
-    expect((rl.decide(A) as Instruction).kind).toBe('pass');
-    const d = asHold(rl.decide(A) as Instruction); // synchronous: the fast path
-    const due = backend.stamp + d.delay; // the emission time on the backend's clock
-    let released = -1;
-    const held = rl.hold(d).then(() => {
-      released = performance.now();
-    });
-    await vi.advanceTimersByTimeAsync(due - performance.now() - 1);
-    expect(released).toBe(-1);
-    await vi.advanceTimersByTimeAsync(1);
-    await held;
-    expect(released).toBeGreaterThanOrEqual(due);
-  });
-
-  it('an asynchronous in-process backend: counted from after the call, never early', async () => {
-    class PausedAsync extends InMemoryBackend {
-      stamp = 0;
-      override async reserve(...args: Parameters<InMemoryBackend['reserve']>) {
-        vi.advanceTimersByTime(30); // a pause before the backend reads its clock
-        this.stamp = performance.now();
-        return this.reserveSync(...args);
-      }
-    }
-    const backend = new PausedAsync();
-    const rl = limiter({ limit: 1, period: 1000, maxDelay: 5000, backend });
-    expect((await rl.decide(A)).kind).toBe('pass');
-    const d = asHold(await rl.decide(A));
-    const due = backend.stamp + d.delay;
-    let released = -1;
-    const held = rl.hold(d).then(() => {
-      released = performance.now();
-    });
-    await vi.advanceTimersByTimeAsync(due - performance.now() - 1);
-    expect(released).toBe(-1);
-    await vi.advanceTimersByTimeAsync(1);
-    await held;
-    expect(released).toBeGreaterThanOrEqual(due);
-  });
+  it.each([
+    ['a synchronous backend (the fast path)', PausedBackend, true],
+    ['an asynchronous backend', PausedAsyncBackend, false],
+  ] as const)(
+    '%s: the hold counts from after the call, so a pause before its clock read never releases early',
+    async (_, Backend, sync) => {
+      // A GC pause between the middleware and the backend's clock read.
+      const backend = new Backend(() => vi.advanceTimersByTime(30));
+      const rl = limiter({ limit: 1, period: 1000, maxDelay: 5000, backend });
+      expect((await rl.decide(A)).kind).toBe('pass');
+      const decided = rl.decide(A);
+      expect(decided instanceof Promise).toBe(!sync);
+      const d = asHold(await decided);
+      const due = backend.stamp + d.delay; // the emission time on the backend's clock
+      let released = -1;
+      const held = rl.hold(d).then(() => {
+        released = performance.now();
+      });
+      await vi.advanceTimersByTimeAsync(due - performance.now() - 1);
+      expect(released).toBe(-1);
+      await vi.advanceTimersByTimeAsync(1);
+      await held;
+      expect(released).toBeGreaterThanOrEqual(due);
+    },
+  );
 
   it('maxHeld counts reservations under way, so concurrent requests never exceed it', async () => {
     const slow = gated();

@@ -1,6 +1,7 @@
 /**
  * Backends and clocks for tests, shared by every package (import by relative path): real
- * in-memory state that records its calls, one without reserveMany, one that is down.
+ * in-memory state that records its calls, one without reserveMany, one that is down, one that
+ * pauses before it reads its clock.
  */
 
 import type {
@@ -95,6 +96,30 @@ export class FailingBackend implements FreqLimitBackend {
   }
   clear(): Promise<void> {
     return Promise.resolve();
+  }
+}
+
+/**
+ * An InMemoryBackend that runs `pause` (e.g. advancing fake timers: a GC pause) just before it
+ * reads its clock, and keeps that reading in `stamp`. Synchronous, so the middleware's fast
+ * path takes it.
+ */
+export class PausedBackend extends InMemoryBackend {
+  stamp = Number.NaN;
+  constructor(readonly pause: () => void) {
+    super();
+  }
+  override reserveSync(...args: Parameters<InMemoryBackend['reserveSync']>): Reservation {
+    this.pause();
+    this.stamp = performance.now();
+    return super.reserveSync(...args);
+  }
+}
+
+/** {@link PausedBackend} behind its own `reserve`: every caller goes the asynchronous way. */
+export class PausedAsyncBackend extends PausedBackend {
+  override async reserve(...args: Parameters<InMemoryBackend['reserve']>): Promise<Reservation> {
+    return this.reserveSync(...args);
   }
 }
 
